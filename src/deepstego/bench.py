@@ -1,0 +1,112 @@
+"""``deepstego bench``: speed of every registered architecture, measured in one run so ratios are fair.
+
+For each model (untrained weights: speed does not depend on their values), hide+reveal frame pairs per second at
+124×124 (batch of 16), 512×512 and 1280×720, in bf16 and fp32, training pairs per second at 128 px, and the peak
+resident memory. Each model runs in its own subprocess so peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+
+SIZES = {"124x124 (batch 16)": (16, 124, 124), "512x512": (1, 512, 512), "1280x720": (1, 720, 1280)}
+QUICK_SIZES = {"124x124 (batch 16)": (16, 124, 124), "256x256": (1, 256, 256)}
+
+
+def _rate(fn, items: int, min_seconds: float, max_reps: int) -> float:
+    fn()  # warm-up: oneDNN picks its kernels on the first call
+    reps, t0 = 0, time.perf_counter()
+    while reps < max_reps and (reps == 0 or time.perf_counter() - t0 < min_seconds):
+        fn()
+        reps += 1
+    return items * reps / (time.perf_counter() - t0)
+
+
+def measure(name: str, quick: bool = False) -> dict:
+    """Measure one architecture in this process."""
+    from .core import hide_tensor, reveal_tensor
+    from .models import create_model
+    from .train.losses import LossConfig, stego_loss
+
+    torch.manual_seed(0)
+    model = create_model(name).eval().to(memory_format=torch.channels_last)
+    min_s, max_reps = (0.5, 3) if quick else (3.0, 20)
+    res: dict = {"model": name, "params": sum(p.numel() for p in model.parameters()), "infer": {}, "train": {}}
+    for label, (n, h, w) in (QUICK_SIZES if quick else SIZES).items():
+        c, s = torch.rand(n, 3, h, w), torch.rand(n, 3, h, w)
+        for prec in ("bf16", "fp32"):
+            def run():
+                reveal_tensor(model, hide_tensor(model, c, s, precision=prec, tile=4096), precision=prec, tile=4096)
+            res["infer"][f"{label} {prec}"] = _rate(run, n, min_s, max_reps)
+    if model.trainable:
+        model.train()
+        opt = torch.optim.AdamW(model.parameters(), 1e-4)
+        c = torch.rand(16, 3, 128, 128).contiguous(memory_format=torch.channels_last)
+        s = torch.rand_like(c)
+        for prec in ("bf16", "fp32"):
+            def step():
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=prec == "bf16"):
+                    out = model(c, s)
+                loss = stego_loss(LossConfig(), c, s, out.stego, out.revealed)["total"]
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            res["train"][f"128x128 {prec}"] = _rate(step, 16, min_s, 2 if quick else 6)
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return res
+
+
+def run_all(quick: bool = False) -> list[dict]:
+    from .models import list_models
+
+    out = []
+    for name in list_models():
+        cmd = [sys.executable, "-m", "deepstego.bench", name] + (["--quick"] if quick else [])
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    ref = next((r for r in out if r["model"] == "baluja"), None)
+    for r in out:
+        if ref:
+            r["speedup_vs_baluja"] = {k: v / ref["infer"][k] for k, v in r["infer"].items()}
+    return out
+
+
+def table(results: list[dict]) -> str:
+    keys = list(results[0]["infer"])
+    head = "| model | params | " + " | ".join(f"{k} pairs/s" for k in keys) + \
+        " | train 128px bf16 / fp32 pairs/s | peak RSS MB |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in results:
+        cells = []
+        for k in keys:
+            cell = f"{r['infer'][k]:.2f}"
+            if "speedup_vs_baluja" in r and r["model"] != "baluja":
+                cell += f" ({r['speedup_vs_baluja'][k]:.0f}×)"
+            cells.append(cell)
+        tr = r["train"]
+        train = " / ".join(f"{v:.1f}" for v in tr.values()) if tr else "–"
+        lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} M | " + " | ".join(cells) +
+                     f" | {train} | {r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(args) -> int:
+    from .images import atomic_write
+
+    results = run_all(quick=args.quick)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; (N×) = speed-up over baluja in this run")
+    print(table(results))
+    if args.json:
+        atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(results, indent=1) + "\n"))
+        print(f"results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(sys.argv[1], quick="--quick" in sys.argv)))

@@ -1,0 +1,301 @@
+"""The ``deepstego`` command. Each verb is a thin wrapper over the library; every failure the user can fix is one
+line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import DeepStegoError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        if w < 1 or h < 1:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x480, got {text!r}") from None
+    return w, h
+
+
+def _option(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None,
+                   help="shipped model name, 'lsb' / 'lsb:BITS', or a .safetensors weights file (default: dsnet-v1)")
+    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="network arithmetic (default bf16)")
+
+
+def cmd_hide(a) -> int:
+    from .video.io import is_video_path
+
+    if is_video_path(a.cover) or is_video_path(a.secret):
+        return _hide_video(a)
+    import numpy as np
+
+    from .core import hide
+    from .images import check_output, save_png
+
+    out = check_output(a.output, overwrite=a.overwrite, inputs=(a.cover, a.secret))
+    stego = hide(a.cover, a.secret, model=a.model, precision=a.precision)
+    save_png(np.asarray(stego), out)
+    print(f"stego written to {out}")
+    return 0
+
+
+def _hide_video(a) -> int:
+    from .video import LOSSY_SECRET_SSIM, hide_video
+
+    if not (a.cover and a.secret) or not all(map(_is_video, (a.cover, a.secret))):
+        raise DeepStegoError("hide a video in a video, or an image in an image: the two inputs are of different kinds")
+    if a.lossy:
+        print(f"deepstego: warning: lossy H.264 output degrades the hidden video (secret SSIM about "
+              f"{LOSSY_SECRET_SSIM} on the test video, against 0.95+ for lossless output)", file=sys.stderr)
+    res = hide_video(a.cover, a.secret, a.output, model=a.model, codec=a.codec, lossy=a.lossy, batch=a.batch,
+                     trim=a.trim, embed_meta=a.embed_meta, overwrite=a.overwrite, progress=not a.quiet,
+                     precision=a.precision)
+    print(f"stego video written to {res.path}: {res.frames} frames ({res.hidden} carry the secret), "
+          f"{res.fps:.2f} frames/s")
+    if a.report:
+        from .report.video import frame_report
+
+        summary = frame_report(a.cover, a.secret, res.path, a.report, model=a.model, precision=a.precision)
+        print(f"report in {a.report}: cover SSIM min {summary['min_cover_ssim']:.4f} mean "
+              f"{summary['mean_cover_ssim']:.4f} | secret SSIM mean {summary['mean_secret_ssim']:.4f} "
+              f"(revealed from the saved file)")
+    return 0
+
+
+def _is_video(path: str) -> bool:
+    from .video.io import is_video_path
+
+    return is_video_path(path)
+
+
+def cmd_reveal(a) -> int:
+    if _is_video(a.stego):
+        from .video import reveal_video
+
+        res = reveal_video(a.stego, a.output, model=a.model, lossless=a.lossless, size=a.size, batch=a.batch,
+                           overwrite=a.overwrite, progress=not a.quiet, precision=a.precision)
+        print(f"revealed video written to {res.path}: {res.frames} frames, {res.fps:.2f} frames/s")
+        return 0
+    import numpy as np
+
+    from .core import reveal
+    from .images import check_output, save_png
+
+    out = check_output(a.output, overwrite=a.overwrite, inputs=(a.stego,))
+    secret = reveal(a.stego, model=a.model, size=a.size, precision=a.precision)
+    save_png(np.asarray(secret), out)
+    print(f"revealed secret written to {out}")
+    return 0
+
+
+def cmd_models(a) -> int:
+    from .core import DEFAULT_MODEL, model_names
+    from .models import list_models, model_entry
+    from .models.weights import read_meta, shipped_weights
+
+    print("architectures:")
+    for name in list_models():
+        print(f"  {name:10s} {model_entry(name).description}")
+    print("shipped weights (--model NAME):")
+    for name, path in shipped_weights().items():
+        meta = read_meta(path)
+        card = meta.get("card", {})
+        figures = ", ".join(f"{k} {v}" for k, v in card.items())
+        mark = " (default)" if name == DEFAULT_MODEL else ""
+        print(f"  {name}{mark}: {meta['arch']} {json.dumps(meta['config'])}")
+        if figures:
+            print(f"      {figures}")
+    others = [n for n in model_names() if n not in shipped_weights()]
+    print(f"parameter-free: {', '.join(others)}")
+    return 0
+
+
+def cmd_train(a) -> int:
+    from .train import LossConfig, TrainConfig, train
+
+    arch_options = dict(a.opt or [])
+    if a.activation:
+        arch_options["activation"] = a.activation
+    loss = LossConfig(kind=a.loss, beta=a.beta, ssim_weight=a.ssim_weight, cover_ramp_steps=a.cover_ramp_steps)
+    cfg = TrainConfig(data=a.data, out=a.out, arch=a.arch, arch_options=arch_options, init=a.init, size=a.size,
+                      batch=a.batch, lr=a.lr, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
+                      max_minutes=a.max_minutes, patience=a.patience, seed=a.seed, precision=a.precision,
+                      loss=loss, checkpoint_minutes=a.checkpoint_minutes, snapshot_minutes=a.snapshot_minutes,
+                      resume=a.resume, progress=not a.quiet)
+    path = train(cfg)
+    print(f"weights written to {path}")
+    return 0
+
+
+def cmd_eval(a) -> int:
+    from .evaluate import evaluate, folder_images, write_json
+
+    images = folder_images(a.images) if a.images else None
+    res = evaluate(a.model, images=images, size=a.size, precision=a.precision, grid=a.grid)
+    for r in res["per_pair"]:
+        print(f"{r['cover']:>22s} + {r['secret']:<22s} cover SSIM {r['cover_ssim']:.4f} PSNR {r['cover_psnr']:5.2f}"
+              f" | secret SSIM {r['secret_ssim']:.4f} PSNR {r['secret_psnr']:5.2f}")
+    m = res["mean"]
+    print(f"mean of {res['pairs']} pairs: cover SSIM {m['cover_ssim']:.4f} PSNR {m['cover_psnr']:.2f} dB | "
+          f"secret SSIM {m['secret_ssim']:.4f} PSNR {m['secret_psnr']:.2f} dB")
+    if a.json:
+        write_json(res, Path(a.json))
+        print(f"results written to {a.json}")
+    return 0
+
+
+def cmd_compare(a) -> int:
+    from .images import load_rgb
+    from .metrics import image_metrics
+
+    x, y = load_rgb(a.original, name=a.original, strict=False), load_rgb(a.processed, name=a.processed, strict=False)
+    if x.shape != y.shape:
+        raise DeepStegoError(f"{a.processed}: size {y.shape[1]}×{y.shape[0]} differs from {x.shape[1]}×{x.shape[0]}")
+    m = image_metrics(x, y)
+    label = f"{a.label}: " if a.label else ""
+    print(f"{label}SSIM {m['ssim']:.4f}  PSNR {m['psnr']:.2f} dB  MSE {m['mse']:.2e}  mean |error| {m['mae']:.2f}/255")
+    return 0
+
+
+def cmd_data_prepare(a) -> int:
+    from .data import prepare_corpus
+
+    m = prepare_corpus(Path(a.out), deb_dir=Path(a.deb_dir) if a.deb_dir else None)
+    print(f"{len(m['files'])} photos in {a.out} (manifest sha256 {m['sha256'][:16]}…)")
+    return 0
+
+
+def cmd_bench(a) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(a)
+
+
+def _video_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch", type=int, default=4, help="video frames per network call")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deepstego", description="Hide images and videos inside images and videos "
+                                "with small convolutional networks, reveal them, train and evaluate the networks.")
+    sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    h = sub.add_parser("hide", help="hide SECRET inside COVER (images: a PNG stego; videos: a lossless video)")
+    h.add_argument("cover")
+    h.add_argument("secret")
+    h.add_argument("-o", "--output", required=True)
+    h.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    _model_arg(h)
+    v = h.add_argument_group("video")
+    v.add_argument("--codec", choices=("ffv1", "x264rgb", "png", "h264"), default="ffv1",
+                   help="stego video codec: ffv1 (MKV), x264rgb (qp 0) and png are bit-exact; h264 needs --lossy")
+    v.add_argument("--lossy", action="store_true", help="allow a lossy stego video (the secret degrades)")
+    v.add_argument("--trim", action="store_true", help="hide only the part of a longer secret that fits")
+    v.add_argument("--embed-meta", action="store_true",
+                   help="store the secret's size and length in the file (convenient, but a give-away)")
+    v.add_argument("--report", metavar="DIR", help="per-frame CSV, SSIM charts and a comparison strip")
+    _video_common(h)
+    h.set_defaults(func=cmd_hide)
+
+    r = sub.add_parser("reveal", help="recover the secret from a stego image or video")
+    r.add_argument("stego")
+    r.add_argument("-o", "--output", required=True)
+    r.add_argument("--size", type=_size, help="the secret's original WIDTHxHEIGHT: removes the fitting bars")
+    r.add_argument("--overwrite", action="store_true")
+    r.add_argument("--lossless", action="store_true", help="video: write FFV1 in MKV instead of H.264 MP4")
+    _model_arg(r)
+    _video_common(r)
+    r.set_defaults(func=cmd_reveal)
+
+    m = sub.add_parser("models", help="list architectures and shipped weights")
+    m.set_defaults(func=cmd_models)
+
+    from .models import list_models
+    from .models.blocks import ACTIVATIONS
+
+    t = sub.add_parser("train", help="train a hiding network on a folder of photos")
+    t.add_argument("--data", required=True, help="folder of photos (see 'deepstego data prepare')")
+    t.add_argument("--arch", choices=list_models(), default="dsnet")
+    t.add_argument("--opt", type=_option, action="append", metavar="KEY=VALUE",
+                   help="architecture option, e.g. width=96 (repeatable)")
+    t.add_argument("--activation", choices=ACTIVATIONS)
+    t.add_argument("--init", help="start from these weights")
+    t.add_argument("--size", type=int, default=128, help="crop size in px")
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--beta", type=float, default=0.75, help="weight of the secret loss")
+    t.add_argument("--loss", choices=("l1", "l2"), default="l1")
+    t.add_argument("--ssim-weight", type=float, default=0.0, help="weight of the (1 - SSIM) terms")
+    t.add_argument("--cover-ramp-steps", type=int, default=1000)
+    t.add_argument("--epochs", type=int, default=100)
+    t.add_argument("--steps-per-epoch", type=int, default=200)
+    t.add_argument("--max-minutes", type=float, help="stop after this much training time")
+    t.add_argument("--patience", type=int, default=10, help="early stopping: epochs without validation gain")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
+    t.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    t.add_argument("--snapshot-minutes", type=float, default=0.0, help="keep weights snapshots this often")
+    t.add_argument("--out", default="runs/train")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="hide and reveal every pair through saved PNGs and report SSIM/PSNR")
+    _model_arg(e)
+    e.add_argument("--images", help="folder of photos (default: the evaluation photos shipped in PyPI wheels)")
+    e.add_argument("--size", type=int, default=256, help="centre-crop side in px")
+    e.add_argument("--json", help="write per-pair and mean results here")
+    e.add_argument("--grid", help="write a comparison grid PNG here")
+    e.set_defaults(func=cmd_eval)
+
+    c = sub.add_parser("compare", help="SSIM, PSNR, MSE and mean absolute error of two images of the same size")
+    c.add_argument("original")
+    c.add_argument("processed")
+    c.add_argument("--label", help="text printed before the figures")
+    c.set_defaults(func=cmd_compare)
+
+    d = sub.add_parser("data", help="training data")
+    dsub = d.add_subparsers(dest="data_verb", required=True, metavar="ACTION")
+    dp = dsub.add_parser("prepare", help="build the default photo corpus from Debian wallpaper packages")
+    dp.add_argument("--out", required=True)
+    dp.add_argument("--deb-dir", help="use .deb files already downloaded here")
+    dp.set_defaults(func=cmd_data_prepare)
+
+    b = sub.add_parser("bench", help="speed of every registered model (pairs/s, peak memory)")
+    b.add_argument("--json", help="write the measurements here")
+    b.add_argument("--quick", action="store_true", help="fewer repeats and sizes (for a smoke test)")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except DeepStegoError as exc:
+        print(f"deepstego: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deepstego: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

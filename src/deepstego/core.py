@@ -1,0 +1,151 @@
+"""The plain top-level API: :func:`load_model`, :func:`hide`, :func:`reveal`.
+
+Images go in as a path, a PIL image or an H×W×3 uint8 array and come out as the same kind (a PIL image for a path).
+The network runs on the whole image when it is small and in overlapping tiles when it is large, so memory stays
+bounded; tiles carry enough context that the result equals a whole-image pass up to bf16 rounding.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .errors import DeepStegoError
+from .images import fit_letterbox, load_rgb, to_tensor, to_uint8, unletterbox
+from .models import StegoModel, create_model, list_models, model_entry
+from .models.weights import load_weights, shipped_weights
+
+DEFAULT_MODEL = "dsnet-v1"
+TILE = 768  # pixels per tile side (before context) for large images
+
+_cache: dict[str, StegoModel] = {}
+
+
+def model_names() -> list[str]:
+    """Everything ``--model`` accepts by name: shipped weights first (the default first of all), then the
+    parameter-free architectures."""
+    shipped = sorted(shipped_weights(), key=lambda n: n != DEFAULT_MODEL)
+    return shipped + [n for n in list_models() if not model_entry(n).builder.trainable]
+
+
+def load_model(name_or_path: str | os.PathLike | StegoModel | None = None) -> StegoModel:
+    """Return a ready-to-use model in eval mode.
+
+    ``None`` → the shipped default; a shipped weights name (see ``deepstego models``); a parameter-free architecture
+    name such as ``lsb`` or ``lsb:3`` (bits); or the path of a ``.safetensors`` weights file with its ``.json``.
+    """
+    if isinstance(name_or_path, StegoModel):
+        return name_or_path.eval()
+    key = str(name_or_path or DEFAULT_MODEL)
+    if key in _cache:
+        return _cache[key]
+    shipped = shipped_weights()
+    arch, _, opt = key.partition(":")
+    if key in shipped:
+        model = load_weights(shipped[key])
+    elif arch in list_models() and not model_entry(arch).builder.trainable:
+        model = create_model(arch, **({"bits": _int(opt, key)} if opt else {})).eval()
+    elif arch in list_models():
+        raise DeepStegoError(f"{key} is an architecture without shipped weights; train one (deepstego train "
+                             f"--arch {arch}) and pass its .safetensors file")
+    elif Path(key).suffix in (".safetensors", ".json") or os.sep in key or Path(key).exists():
+        model = load_weights(key)
+    else:
+        raise DeepStegoError(f"unknown model {key!r}; choose from {', '.join(model_names())} or give a weights file")
+    _cache[key] = model
+    return model
+
+
+def _int(text: str, key: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise DeepStegoError(f"{key}: expected a number of bits after ':'") from None
+
+
+def _autocast(precision: str):
+    if precision not in ("bf16", "fp32"):
+        raise DeepStegoError(f"precision must be bf16 or fp32, not {precision!r}")
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def _pad(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
+def _tiled(fn, inputs: list[torch.Tensor], model: StegoModel, tile: int) -> torch.Tensor:
+    """Apply ``fn`` (N×3×H×W → N×3×H×W) to ``inputs`` whole or tile by tile with ``receptive_radius`` context."""
+    h, w = inputs[0].shape[-2:]
+    m = max(1, model.multiple)
+    if h <= tile + 64 and w <= tile + 64:
+        padded = [_pad(x, m) for x in inputs]
+        return fn(*padded)[..., :h, :w]
+    r = -(-model.receptive_radius // m) * m
+    tile = tile // m * m
+    out = torch.empty_like(inputs[0])
+    for y in range(0, h, tile):
+        for x in range(0, w, tile):
+            y0, x0 = max(0, y - r), max(0, x - r)
+            y1, x1 = min(h, y + tile + r), min(w, x + tile + r)
+            # align the tile's origin to the network's pixel grid so tiles match a whole-image pass
+            y0, x0 = y0 - y0 % m, x0 - x0 % m
+            res = fn(*[_pad(t[..., y0:y1, x0:x1], m) for t in inputs])
+            ty, tx = min(tile, h - y), min(tile, w - x)
+            out[..., y:y + ty, x:x + tx] = res[..., y - y0:y - y0 + ty, x - x0:x - x0 + tx]
+    return out
+
+
+@torch.inference_mode()
+def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, precision: str = "bf16",
+                tile: int = TILE) -> torch.Tensor:
+    """N×3×H×W covers and secrets (float in [0, 1]) → stego on the 8-bit grid (float in [0, 1])."""
+    cover = cover.contiguous(memory_format=torch.channels_last)
+    secret = secret.contiguous(memory_format=torch.channels_last)
+    with _autocast(precision):
+        stego = _tiled(model.encode, [cover, secret], model, tile)
+    return torch.round(stego.float().clamp(0, 1) * 255) / 255
+
+
+@torch.inference_mode()
+def reveal_tensor(model: StegoModel, stego: torch.Tensor, *, precision: str = "bf16", tile: int = TILE) -> torch.Tensor:
+    """N×3×H×W stego (float in [0, 1]) → revealed secret on the 8-bit grid."""
+    stego = stego.contiguous(memory_format=torch.channels_last)
+    with _autocast(precision):
+        out = _tiled(model.decode, [stego], model, tile)
+    return torch.round(out.float().clamp(0, 1) * 255) / 255
+
+
+def _like(src, arr: np.ndarray):
+    return arr if isinstance(src, np.ndarray) else Image.fromarray(arr, "RGB")
+
+
+def hide(cover, secret, *, model=None, precision: str = "bf16"):
+    """Hide ``secret`` in ``cover``; returns the stego image, the cover's exact size, as the cover's kind.
+
+    The secret is fitted inside the cover's size (aspect kept, black bars). Save the result losslessly (PNG):
+    any lossy step destroys the hidden image.
+    """
+    model = load_model(model)
+    c = load_rgb(cover, name="cover", strict=True)
+    s = load_rgb(secret, name="secret", strict=False)
+    s = fit_letterbox(s, c.shape[1], c.shape[0])
+    stego = hide_tensor(model, to_tensor(c), to_tensor(s), precision=precision)
+    return _like(cover, to_uint8(stego))
+
+
+def reveal(stego, *, model=None, size: tuple[int, int] | None = None, precision: str = "bf16"):
+    """Recover the secret from a stego image (as the stego's kind). ``size=(width, height)`` cuts away the bars
+    the secret was fitted with and restores that size."""
+    model = load_model(model)
+    s = load_rgb(stego, name="stego", strict=True)
+    out = to_uint8(reveal_tensor(model, to_tensor(s), precision=precision))
+    if size is not None:
+        out = unletterbox(out, *size)
+    return _like(stego, out)

@@ -1,0 +1,77 @@
+"""Evaluation through real files: every pair is hidden, the stego saved as an 8-bit PNG, read back and revealed;
+cover and secret SSIM/PSNR per pair and on average, plus a comparison grid."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .core import hide, load_model, reveal
+from .data import eval_photos, list_images
+from .errors import DeepStegoError
+from .images import atomic_write, load_rgb
+from .metrics import image_metrics
+from .report import comparison_grid
+
+
+def centre_square(path: Path, size: int) -> np.ndarray:
+    """Resize so the shorter side is ``size``, then cut the central size×size square (uint8 H×W×3)."""
+    arr = load_rgb(path, name=str(path), strict=False)
+    im = Image.fromarray(arr)
+    s = size / min(im.size)
+    im = im.resize((max(size, round(im.width * s)), max(size, round(im.height * s))), Image.Resampling.LANCZOS)
+    left, top = (im.width - size) // 2, (im.height - size) // 2
+    return np.asarray(im.crop((left, top, left + size, top + size))).copy()
+
+
+def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, precision: str = "bf16",
+             grid: Path | None = None) -> dict:
+    """Pair photo i (cover) with photo i+1 (secret), cyclically; return per-pair and mean metrics."""
+    net = load_model(model)
+    paths = images or eval_photos()
+    if len(paths) < 2:
+        raise DeepStegoError("evaluation needs at least 2 photos")
+    photos = [centre_square(p, size) for p in paths]
+    rows, tiles = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, cover in enumerate(photos):
+            secret = photos[(i + 1) % len(photos)]
+            stego_png = Path(tmp) / f"stego_{i}.png"
+            Image.fromarray(hide(cover, secret, model=net, precision=precision)).save(stego_png)
+            stego = np.asarray(Image.open(stego_png).convert("RGB"))
+            revealed = reveal(stego_png, model=net, precision=precision)
+            revealed = np.asarray(revealed)
+            c, s = image_metrics(cover, stego), image_metrics(secret, revealed)
+            rows.append({"cover": paths[i].name, "secret": paths[(i + 1) % len(paths)].name,
+                         **{f"cover_{k}": v for k, v in c.items()}, **{f"secret_{k}": v for k, v in s.items()}})
+            tiles.append([cover, secret, stego, revealed])
+    keys = [k for k in rows[0] if k.startswith(("cover_", "secret_"))]
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    minimum = {k: float(np.min([r[k] for r in rows])) for k in keys if k.endswith("ssim")}
+    result = {"model": _model_label(model, net), "size": size, "precision": precision, "pairs": len(rows),
+              "mean": mean, "min": minimum, "per_pair": rows}
+    if grid:
+        t = [torch.from_numpy(np.stack([row[j] for row in tiles])).permute(0, 3, 1, 2).float() / 255 for j in range(4)]
+        arr = comparison_grid(*t)
+        atomic_write(grid, lambda tmp: Image.fromarray(arr).save(tmp, format="PNG"))
+    return result
+
+
+def _model_label(model, net) -> str:
+    if model is None or not isinstance(model, (str, Path)):
+        meta = getattr(net, "meta", None)
+        return meta.get("name", net.arch) if meta else net.arch
+    return str(model)
+
+
+def write_json(result: dict, path: Path) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"))
+
+
+def folder_images(folder: str | Path) -> list[Path]:
+    return list_images(folder)

@@ -1,0 +1,142 @@
+"""``dsnet``: this project's CPU-first hider.
+
+Pixel-unshuffle front ends fold each ``factor``×``factor`` block of pixels into channels, so every 3×3
+convolution runs at 1/factor² of the pixels; plain residual blocks (fast on oneDNN, bf16 friendly, channels_last);
+the hide network predicts a residual (stego = cover + δ) from the cover and the prepared secret. The reveal
+network's first convolution runs in fp32 even under bf16 autocast: the hidden signal is a few 8-bit levels on top
+of the cover, finer than bf16 can hold once mixed with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .base import StegoModel
+from .blocks import ResBlock, make_activation
+from .registry import register_model
+
+
+@dataclass
+class DSNetConfig:
+    width: int = 64
+    factor: int = 2
+    prep_blocks: int = 1
+    hide_blocks: int = 3
+    reveal_blocks: int = 3
+    activation: str = "relu"
+    noise: float = 0.0
+    # "high": the hidden signal lives only in the Haar high-pass sub-bands of each factor×factor block (block means
+    # stay the cover's) and the reveal network sees only those sub-bands; "all": every sub-band
+    carrier: str = "high"
+
+
+def haar_matrix(factor: int) -> torch.Tensor:
+    """Orthonormal 2-D Haar (Walsh–Hadamard) basis of a factor×factor block, row 0 the block mean."""
+    h = torch.ones(1, 1)
+    while h.shape[0] < factor:
+        h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+    if h.shape[0] != factor:
+        raise ValueError("a Haar carrier needs a power-of-two factor")
+    return torch.kron(h, h) / factor
+
+
+class Carrier(nn.Module):
+    """Maps pixel-unshuffled channels (3 colours × factor² positions) to block sub-bands and back."""
+
+    def __init__(self, factor: int):
+        super().__init__()
+        self.k = factor * factor
+        self.register_buffer("basis", haar_matrix(factor), persistent=False)
+
+    def analyse(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        return torch.einsum("bk,nckhw->nbchw", self.basis, x.float().view(n, 3, self.k, h, w))
+
+    def synthesise(self, bands: torch.Tensor) -> torch.Tensor:
+        n, _, _, h, w = bands.shape
+        return torch.einsum("bk,nbchw->nckhw", self.basis, bands.float()).reshape(n, 3 * self.k, h, w)
+
+
+class Prep(nn.Module):
+    def __init__(self, c: DSNetConfig):
+        super().__init__()
+        self.factor = c.factor
+        self.inp = nn.Conv2d(3 * c.factor**2, c.width, 3, padding=1)
+        self.act = make_activation(c.activation)
+        self.body = nn.Sequential(*[ResBlock(c.width, c.activation) for _ in range(c.prep_blocks)])
+
+    def forward(self, secret: torch.Tensor) -> torch.Tensor:
+        return self.body(self.act(self.inp(F.pixel_unshuffle(secret - 0.5, self.factor))))
+
+
+class Hide(nn.Module):
+    def __init__(self, c: DSNetConfig):
+        super().__init__()
+        self.factor = c.factor
+        self.inp = nn.Conv2d(3 * c.factor**2 + c.width, c.width, 3, padding=1)
+        self.act = make_activation(c.activation)
+        self.body = nn.Sequential(*[ResBlock(c.width, c.activation) for _ in range(c.hide_blocks)])
+        self.high = c.carrier == "high"
+        self.carrier = Carrier(c.factor) if self.high else None
+        self.bands = 3 * (c.factor**2 - 1) if self.high else 3 * c.factor**2
+        self.out = nn.Conv2d(c.width, self.bands, 3, padding=1)
+
+    def forward(self, cover: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([F.pixel_unshuffle(cover - 0.5, self.factor), prepared.to(cover.dtype)], dim=1)
+        delta = self.out(self.body(self.act(self.inp(x)))).float()
+        if self.high:
+            n, _, h, w = delta.shape
+            bands = torch.cat([delta.new_zeros(n, 1, 3, h, w), delta.view(n, -1, 3, h, w)], dim=1)
+            delta = self.carrier.synthesise(bands)
+        return cover + F.pixel_shuffle(delta, self.factor)
+
+
+class Reveal(nn.Module):
+    def __init__(self, c: DSNetConfig):
+        super().__init__()
+        self.factor = c.factor
+        self.high = c.carrier == "high"
+        self.carrier = Carrier(c.factor) if self.high else None
+        self.inp = nn.Conv2d(3 * (c.factor**2 - 1) if self.high else 3 * c.factor**2, c.width, 3, padding=1)
+        self.act = make_activation(c.activation)
+        self.body = nn.Sequential(*[ResBlock(c.width, c.activation) for _ in range(c.reveal_blocks)])
+        self.out = nn.Conv2d(c.width, 3 * c.factor**2, 3, padding=1)
+
+    def forward(self, stego: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(stego.device.type, enabled=False):
+            x = F.pixel_unshuffle(stego.float() - 0.5, self.factor)
+            if self.high:  # the block means carry only the cover: leave them out
+                x = self.carrier.analyse(x)[:, 1:].flatten(1, 2)
+            x = self.inp(x)
+        y = self.out(self.body(self.act(x)))
+        return F.pixel_shuffle(y.float(), self.factor) + 0.5
+
+
+@register_model("dsnet", DSNetConfig, "CPU-first: pixel-unshuffle front end, residual blocks, stego = cover + δ")
+class DSNet(StegoModel):
+    def __init__(self, config: DSNetConfig):
+        super().__init__(config)
+        if config.factor < 1 or config.width < 1:
+            raise ValueError("factor and width must be positive")
+        if config.carrier not in ("high", "all"):
+            raise ValueError("carrier must be 'high' or 'all'")
+        if config.carrier == "high" and config.factor < 2:
+            raise ValueError("a high-pass carrier needs factor >= 2")
+        self.multiple = config.factor
+        # each 3×3 conv at 1/factor resolution widens the view by factor pixels per side
+        n_convs = 2 + 2 * (config.hide_blocks + config.reveal_blocks + config.prep_blocks) + 2
+        self.receptive_radius = config.factor * (n_convs + 1)
+        self.train_noise = config.noise
+        self.prep = Prep(config)
+        self.hide = Hide(config)
+        self.reveal = Reveal(config)
+
+    def encode(self, cover: torch.Tensor, secret: torch.Tensor) -> torch.Tensor:
+        return self.hide(cover, self.prep(secret))
+
+    def decode(self, stego: torch.Tensor) -> torch.Tensor:
+        return self.reveal(stego)

@@ -1,0 +1,273 @@
+"""Training: pairs from a photo folder, bf16 autocast on the CPU, checkpoints every few minutes with exact resume,
+best-so-far weights, per-epoch JSON-lines metrics, TensorBoard, comparison grids and timed weight snapshots."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..data import PairSampler, PhotoBank, fixed_pairs, list_images, split_by_photo
+from ..data.corpus import manifest_hash
+from ..errors import DeepStegoError
+from ..metrics import psnr, ssim
+from ..models import create_model, model_entry
+from ..models.weights import load_weights, save_weights
+from ..report import save_grid
+from .losses import LossConfig, stego_loss
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str = "runs/train"
+    arch: str = "dsnet"
+    arch_options: dict = field(default_factory=dict)
+    init: str | None = None  # start from these weights (same architecture)
+    size: int = 128
+    batch: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+    epochs: int = 100
+    steps_per_epoch: int = 200
+    max_minutes: float | None = None
+    patience: int = 10
+    seed: int = 0
+    precision: str = "bf16"  # bf16 | fp32
+    quant_warmup_steps: int = 1500  # uniform noise instead of rounding before this step
+    loss: LossConfig = field(default_factory=LossConfig)
+    val_fraction: float = 0.15
+    val_pairs: int = 32
+    max_side: int = 1024
+    checkpoint_minutes: float = 3.0
+    snapshot_minutes: float = 0.0  # >0: keep a weights snapshot this often (for time-to-quality curves)
+    resume: bool = False
+    progress: bool = True
+
+
+def _data_manifest(folder: Path, paths: list[Path]) -> str:
+    mf = folder / "manifest.json"
+    if mf.exists():
+        return manifest_hash(json.loads(mf.read_text()))
+    from ..data.corpus import sha256_file
+
+    return manifest_hash({"files": [{"file": str(p.relative_to(folder)), "sha256": sha256_file(p)} for p in paths]})
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        folder = Path(cfg.data)
+        paths = list_images(folder)
+        train_paths, val_paths = split_by_photo(paths, cfg.val_fraction, cfg.seed)
+        if not val_paths:
+            val_paths = train_paths
+        self.manifest = _data_manifest(folder, paths)
+        self.split = {"train": [p.name for p in train_paths], "val": [p.name for p in val_paths]}
+        torch.manual_seed(cfg.seed)
+        self.sampler = PairSampler(PhotoBank(train_paths, cfg.max_side), cfg.size, seed=cfg.seed)
+        val_bank = PhotoBank(val_paths, cfg.max_side)
+        self.val = fixed_pairs(val_bank, cfg.size, cfg.val_pairs, seed=cfg.seed + 1)
+        if cfg.init:
+            self.model = load_weights(cfg.init)
+            if self.model.arch != cfg.arch:
+                raise DeepStegoError(f"--init weights are {self.model.arch}, not {cfg.arch}")
+        else:
+            self.model = create_model(cfg.arch, **cfg.arch_options)
+        if not self.model.trainable:
+            raise DeepStegoError(f"{cfg.arch} has nothing to train")
+        self.model = self.model.to(memory_format=torch.channels_last).train()
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.step = 0
+        self.epoch = 0
+        self.elapsed = 0.0
+        self.best_val = math.inf
+        self.bad_epochs = 0
+        self.next_snapshot = cfg.snapshot_minutes * 60 if cfg.snapshot_minutes > 0 else math.inf
+
+    # -- schedule ---------------------------------------------------------------------------------------------
+    def progress(self) -> float:
+        p = self.step / max(1, self.cfg.epochs * self.cfg.steps_per_epoch)
+        if self.cfg.max_minutes:
+            p = max(p, self.elapsed / (self.cfg.max_minutes * 60))
+        return min(1.0, p)
+
+    def lr_now(self) -> float:
+        c = self.cfg
+        if self.step < c.warmup_steps:
+            return c.lr * (self.step + 1) / c.warmup_steps
+        cos = 0.5 * (1 + math.cos(math.pi * self.progress()))
+        return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * cos)
+
+    def autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+
+    # -- checkpoints --------------------------------------------------------------------------------------------
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    def info(self) -> dict:
+        cfg = asdict(self.cfg)
+        cfg.pop("resume", None)
+        cfg.pop("progress", None)
+        return {"recipe": cfg, "data_manifest_sha256": self.manifest, "split": self.split,
+                "trained": {"steps": self.step, "epochs": self.epoch, "minutes": round(self.elapsed / 60, 2),
+                            "pairs": self.step * self.cfg.batch}}
+
+    def save_checkpoint(self) -> None:
+        state = {"model": self.model.state_dict(), "optim": self.opt.state_dict(), "step": self.step,
+                 "epoch": self.epoch, "elapsed": self.elapsed, "best_val": self.best_val,
+                 "bad_epochs": self.bad_epochs, "next_snapshot": self.next_snapshot,
+                 "torch_rng": torch.get_rng_state(), "sampler": json.dumps(self.sampler.state())}
+        tmp = self.ckpt_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.ckpt_path)
+
+    def load_checkpoint(self) -> None:
+        state = torch.load(self.ckpt_path, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optim"])
+        for k in ("step", "epoch", "elapsed", "best_val", "bad_epochs", "next_snapshot"):
+            setattr(self, k, state[k])
+        torch.set_rng_state(state["torch_rng"])
+        self.sampler.set_state(json.loads(state["sampler"]))
+
+    # -- validation ---------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict:
+        self.model.eval()
+        cover, secret = self.val
+        losses, stegos, reveals = [], [], []
+        for i in range(0, len(cover), self.cfg.batch):
+            c, s = cover[i:i + self.cfg.batch], secret[i:i + self.cfg.batch]
+            with self.autocast():
+                out = self.model(c, s, quant="round")
+            losses.append(float(stego_loss(self.cfg.loss, c, s, out.stego, out.revealed)["total"]) * len(c))
+            stegos.append(out.stego.float())
+            reveals.append(out.revealed.float().clamp(0, 1))
+        self.model.train()
+        stego, revealed = torch.cat(stegos), torch.cat(reveals)
+        return {"val_loss": sum(losses) / len(cover),
+                "cover_ssim": float(ssim(cover, stego).mean()), "cover_psnr": float(psnr(cover, stego).mean()),
+                "secret_ssim": float(ssim(secret, revealed).mean()),
+                "secret_psnr": float(psnr(secret, revealed).mean()), "grid": (stego[:4], revealed[:4])}
+
+    # -- main loop ----------------------------------------------------------------------------------------------
+    def run(self) -> Path:
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        if cfg.resume:
+            if not self.ckpt_path.exists():
+                raise DeepStegoError(f"{self.ckpt_path}: no checkpoint to resume from")
+            self.load_checkpoint()
+        elif self.ckpt_path.exists():
+            raise DeepStegoError(f"{self.out} already holds a training run (use --resume, or another --out)")
+        (self.out / "grids").mkdir(exist_ok=True)
+        writer = _tensorboard(self.out / "tb")
+        last_ckpt = time.monotonic()
+        budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+        stop_reason = "epochs"
+        while self.epoch < cfg.epochs:
+            t0, n0 = time.monotonic(), self.step
+            bar = tqdm(range(cfg.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                       disable=not cfg.progress, leave=False, unit="step")
+            run_loss = 0.0
+            for _ in bar:
+                tick = time.monotonic()
+                loss = self.train_step()
+                run_loss += loss
+                self.elapsed += time.monotonic() - tick
+                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.lr_now():.2e}")
+                if self.elapsed >= self.next_snapshot:
+                    self.snapshot()
+                if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60:
+                    self.save_checkpoint()
+                    last_ckpt = time.monotonic()
+                if self.elapsed >= budget:
+                    break
+            bar.close()
+            steps = self.step - n0
+            self.epoch += 1
+            val = self.validate()
+            stego, revealed = val.pop("grid")
+            save_grid(self.out / "grids" / f"epoch_{self.epoch:03d}.png", self.val[0][:4], self.val[1][:4],
+                      stego, revealed)
+            row = {"epoch": self.epoch, "step": self.step, "minutes": round(self.elapsed / 60, 3),
+                   "lr": self.lr_now(), "train_loss": run_loss / max(1, steps),
+                   "pairs_per_s": steps * cfg.batch / max(1e-9, time.monotonic() - t0), **val}
+            with open(self.out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+            if writer:
+                for k, v in row.items():
+                    if k not in ("epoch", "step"):
+                        writer.add_scalar(k, v, self.step)
+                writer.flush()
+            if cfg.progress:
+                print(f"epoch {self.epoch}: val loss {val['val_loss']:.4f} cover SSIM {val['cover_ssim']:.4f} "
+                      f"secret SSIM {val['secret_ssim']:.4f} ({row['pairs_per_s']:.1f} pairs/s)", flush=True)
+            ramped = self.step >= cfg.loss.cover_ramp_steps and self.step >= cfg.quant_warmup_steps
+            if val["val_loss"] < self.best_val or not ramped:
+                self.best_val = val["val_loss"] if ramped else math.inf
+                self.bad_epochs = 0
+                save_weights(self.model, self.out / "best", **self.info(), metrics=row)
+            else:
+                self.bad_epochs += 1
+            self.save_checkpoint()
+            last_ckpt = time.monotonic()
+            if self.bad_epochs >= cfg.patience:
+                stop_reason = "early stopping"
+                break
+            if self.elapsed >= budget:
+                stop_reason = "time budget"
+                break
+        final = save_weights(self.model, self.out / "model", **self.info(), metrics=row, stopped=stop_reason)
+        if writer:
+            writer.close()
+        return final
+
+    def train_step(self) -> float:
+        cfg = self.cfg
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr_now()
+        cover, secret = self.sampler.sample(cfg.batch)
+        cover = cover.contiguous(memory_format=torch.channels_last)
+        secret = secret.contiguous(memory_format=torch.channels_last)
+        quant = "noise" if self.step < cfg.quant_warmup_steps else "round"
+        with self.autocast():
+            out = self.model(cover, secret, quant=quant)
+        loss = stego_loss(cfg.loss, cover, secret, out.stego, out.revealed, step=self.step)["total"]
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        self.step += 1
+        return float(loss.detach())
+
+    def snapshot(self) -> None:
+        minutes = self.elapsed / 60
+        save_weights(self.model, self.out / "snapshots" / f"t{minutes:07.2f}min", **self.info())
+        self.next_snapshot += self.cfg.snapshot_minutes * 60
+
+
+def _tensorboard(folder: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional; metrics.jsonl is always written
+        return None
+    return SummaryWriter(str(folder))
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train a model as ``cfg`` says and return the path of the final weights file."""
+    model_entry(cfg.arch)
+    (Path(cfg.out) / "snapshots").mkdir(parents=True, exist_ok=True) if cfg.snapshot_minutes > 0 else None
+    return Trainer(cfg).run()

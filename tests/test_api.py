@@ -1,0 +1,84 @@
+"""hide → PNG file → reveal, through the Python API and the console script, with every shipped model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import deepstego
+from deepstego.core import model_names
+from deepstego.metrics import image_metrics
+
+from .conftest import run_cli, skimage_photo, square
+
+# minimum secret SSIM after a PNG round trip, per model family
+FLOOR = {"lsb": 0.85}
+
+
+def _floor(name: str) -> float:
+    return FLOOR.get(name.split(":")[0], 0.93)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_api_round_trip_kinds(name, photos, tmp_path):
+    cover, secret = square(photos[0], 200), square(photos[4], 200)
+    # ndarray in → ndarray out
+    stego = deepstego.hide(cover, secret, model=name)
+    assert isinstance(stego, np.ndarray) and stego.shape == cover.shape and stego.dtype == np.uint8
+    # PIL in → PIL out, through a real file
+    Image.fromarray(stego).save(tmp_path / "stego.png")
+    revealed = deepstego.reveal(Image.open(tmp_path / "stego.png"), model=name)
+    assert isinstance(revealed, Image.Image)
+    assert image_metrics(secret, np.asarray(revealed))["ssim"] > _floor(name)
+    # path in → PIL out
+    assert isinstance(deepstego.reveal(tmp_path / "stego.png", model=name), Image.Image)
+
+
+def test_default_model_is_loaded_without_arguments():
+    model = deepstego.load_model()
+    assert model.trainable and getattr(model, "meta", None)
+
+
+def test_secret_of_other_size_and_original_size_restored(tmp_path):
+    """The stego keeps the cover's exact size; --size undoes the letterbox fitting of the secret."""
+    cover = np.asarray(Image.open(skimage_photo("rocket.jpg")).convert("RGB"))[:301, :457]
+    secret = np.asarray(Image.open(skimage_photo("chelsea.png")).convert("RGB"))  # 451×300, other aspect
+    stego = deepstego.hide(cover, secret)
+    assert stego.shape == cover.shape
+    revealed = deepstego.reveal(stego, size=(secret.shape[1], secret.shape[0]))
+    assert revealed.shape == secret.shape
+    assert image_metrics(secret, revealed)["ssim"] > 0.85
+
+
+def test_cli_hide_reveal_round_trip(tmp_path):
+    cover, secret = skimage_photo("astronaut.png"), skimage_photo("coffee.png")
+    before = cover.read_bytes()
+    run_cli("hide", cover, secret, "-o", tmp_path / "stego.png", check=True)
+    run_cli("reveal", tmp_path / "stego.png", "-o", tmp_path / "revealed.png", "--size", "600x400", check=True)
+    assert cover.read_bytes() == before
+    stego = np.asarray(Image.open(tmp_path / "stego.png"))
+    assert stego.shape == np.asarray(Image.open(cover)).shape
+    c = image_metrics(np.asarray(Image.open(cover).convert("RGB")), stego)
+    s = image_metrics(np.asarray(Image.open(secret).convert("RGB")), np.asarray(Image.open(tmp_path / "revealed.png")))
+    assert c["ssim"] > 0.95 and s["ssim"] > 0.85
+    out = run_cli("compare", cover, tmp_path / "stego.png", check=True).stdout
+    assert "SSIM" in out and "PSNR" in out
+
+
+def test_cli_models_lists_registry_and_weights():
+    out = run_cli("models", check=True).stdout
+    for name in deepstego.list_models():
+        assert name in out
+    assert "dsnet-v1" in out and "(default)" in out
+
+
+def test_large_image_is_tiled_with_bounded_memory(tmp_path):
+    """A 2.1-megapixel image goes through in tiles; the round trip still works."""
+    big = np.asarray(Image.open(skimage_photo("astronaut.png")).convert("RGB").resize((1920, 1088)))
+    secret = np.asarray(Image.open(skimage_photo("coffee.png")).convert("RGB"))
+    stego = deepstego.hide(big, secret)
+    assert stego.shape == big.shape
+    revealed = deepstego.reveal(stego)
+    fitted = deepstego.images.fit_letterbox(secret, 1920, 1088)
+    assert image_metrics(fitted, revealed)["ssim"] > 0.85

@@ -1,0 +1,35 @@
+"""The pair sampler: crops of the asked size on the 8-bit grid, cover and secret from different photos,
+validation held out by photo."""
+
+from __future__ import annotations
+
+import torch
+from PIL import Image
+
+from deepstego.data import PairSampler, PhotoBank, list_images, split_by_photo
+
+
+def test_split_is_by_photo(train_folder):
+    paths = list_images(train_folder)
+    train, val = split_by_photo(paths, 0.25, seed=0)
+    assert set(train).isdisjoint(val) and len(train) + len(val) == len(paths) and len(val) >= 1
+
+
+def test_pairs_come_from_different_photos(train_folder):
+    bank = PhotoBank(list_images(train_folder), max_side=256)
+    # tag each photo by a unique constant colour so a crop tells which photo it came from
+    bank.images = [Image.new("RGB", im.size, (40 * (i + 1),) * 3) for i, im in enumerate(bank.images)]
+    sampler = PairSampler(bank, 32, seed=0, brightness=0, contrast=0)
+    cover, secret = sampler.sample(64)
+    assert cover.shape == (64, 3, 32, 32) and secret.shape == cover.shape
+    assert torch.equal(torch.round(cover * 255), cover * 255)
+    cid, sid = cover.mean(dim=(1, 2, 3)), secret.mean(dim=(1, 2, 3))
+    assert (cid != sid).all()
+    assert len(set(cid.tolist())) == len(bank)  # every photo gets used
+
+
+def test_sampler_is_reproducible(train_folder):
+    bank = PhotoBank(list_images(train_folder), max_side=256)
+    a = PairSampler(bank, 48, seed=3).sample(4)
+    b = PairSampler(bank, 48, seed=3).sample(4)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])

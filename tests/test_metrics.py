@@ -1,0 +1,32 @@
+"""SSIM and PSNR agree with scikit-image's reference implementation on real photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from deepstego.metrics import image_metrics
+
+from .conftest import square
+
+
+@pytest.mark.parametrize("noise", [2, 8, 25])
+def test_ssim_psnr_match_skimage(photos, noise):
+    rng = np.random.default_rng(noise)
+    for p in photos[:4]:
+        a = square(p, 128)
+        b = np.clip(a.astype(int) + rng.integers(-noise, noise + 1, a.shape), 0, 255).astype(np.uint8)
+        ours = image_metrics(a, b)
+        ref_ssim = structural_similarity(a, b, channel_axis=2, gaussian_weights=True, sigma=1.5,
+                                         use_sample_covariance=False, data_range=255)
+        ref_psnr = peak_signal_noise_ratio(a, b, data_range=255)
+        assert abs(ours["ssim"] - ref_ssim) < 1e-3
+        assert abs(ours["psnr"] - ref_psnr) < 1e-3
+        assert ours["mae"] == pytest.approx(np.abs(a.astype(float) - b).mean(), rel=1e-4)
+
+
+def test_identical_images(photos):
+    a = square(photos[0], 64)
+    m = image_metrics(a, a)
+    assert m["ssim"] == pytest.approx(1.0) and m["psnr"] == 100.0 and m["mse"] == 0.0

@@ -1,0 +1,81 @@
+"""A short real training run writes loadable weights; resume continues exactly where the checkpoint was."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import deepstego
+from deepstego.models.weights import load_weights, read_meta
+from deepstego.train import LossConfig, TrainConfig, Trainer, train
+
+from .conftest import run_cli, square
+
+
+def _cfg(folder, out, **kw):
+    base = dict(data=str(folder), out=str(out), size=64, batch=4, epochs=3, steps_per_epoch=10, val_pairs=4,
+                max_side=512, progress=False, warmup_steps=5, quant_warmup_steps=10,
+                loss=LossConfig(cover_ramp_steps=10))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_thirty_steps_write_loadable_weights(train_folder, tmp_path, photos):
+    path = train(_cfg(train_folder, tmp_path / "run", arch_options={"width": 16}))
+    model = load_weights(path)
+    meta = read_meta(path)
+    assert meta["trained"]["steps"] == 30
+    assert meta["data_manifest_sha256"] and meta["recipe"]["loss"]["beta"] == 0.75
+    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert all(np.isfinite(r["val_loss"]) for r in rows)
+    assert len(list((tmp_path / "run" / "grids").glob("epoch_*.png"))) == 3
+    assert (tmp_path / "run" / "best.safetensors").exists()
+    # the weights file works everywhere a model is accepted
+    cover, secret = square(photos[0], 64), square(photos[1], 64)
+    stego = deepstego.hide(cover, secret, model=str(path))
+    assert deepstego.reveal(stego, model=str(path)).shape == secret.shape
+    assert model.arch == "dsnet" and model.config.width == 16
+
+
+def test_training_lowers_the_loss(train_folder, tmp_path):
+    cfg = _cfg(train_folder, tmp_path / "run", epochs=4, steps_per_epoch=15, arch_options={"width": 16}, lr=3e-3)
+    train(cfg)
+    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["secret_ssim"] > rows[0]["secret_ssim"]
+
+
+def test_resume_matches_uninterrupted(train_folder, tmp_path):
+    """Stopping after 2 epochs and resuming gives the same weights as running 3 epochs straight."""
+    opts = {"width": 8}
+    straight = train(_cfg(train_folder, tmp_path / "a", arch_options=opts, precision="fp32"))
+    first = Trainer(_cfg(train_folder, tmp_path / "b", arch_options=opts, precision="fp32", epochs=2))
+    first.run()
+    resumed = train(_cfg(train_folder, tmp_path / "b", arch_options=opts, precision="fp32", resume=True))
+    a, b = load_weights(straight).state_dict(), load_weights(resumed).state_dict()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+
+
+def test_refuses_to_overwrite_a_run(train_folder, tmp_path):
+    cfg = _cfg(train_folder, tmp_path / "run", arch_options={"width": 8}, epochs=1, steps_per_epoch=2)
+    train(cfg)
+    proc = run_cli("train", "--data", train_folder, "--out", tmp_path / "run", "--epochs", "1")
+    assert proc.returncode == 2 and "--resume" in proc.stderr
+
+
+def test_cli_train_baluja(train_folder, tmp_path):
+    proc = run_cli("train", "--data", train_folder, "--arch", "baluja", "--opt", "filters=12", "--size", "48",
+                   "--batch", "2", "--epochs", "1", "--steps-per-epoch", "3", "--out", tmp_path / "b", "--quiet",
+                   "--activation", "tanh")
+    assert proc.returncode == 0, proc.stderr
+    m = load_weights(tmp_path / "b" / "model.safetensors")
+    assert m.arch == "baluja" and m.config.activation == "tanh" and m.config.filters == 12
+
+
+def test_bad_data_folder(tmp_path):
+    proc = run_cli("train", "--data", tmp_path / "nothing", "--out", tmp_path / "run")
+    assert proc.returncode == 2 and "no such folder" in proc.stderr
