@@ -3,10 +3,15 @@ validation held out by photo."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
+
+import pytest
 import torch
 from PIL import Image
 
-from deepstego.data import PairSampler, PhotoBank, list_images, split_by_photo
+from deepstego.data import manifest_hash, PairSampler, PhotoBank, list_images, split_by_photo
 
 
 def test_split_is_by_photo(train_folder):
@@ -33,3 +38,22 @@ def test_sampler_is_reproducible(train_folder):
     a = PairSampler(bank, 48, seed=3).sample(4)
     b = PairSampler(bank, 48, seed=3).sample(4)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("apt-get") is None, reason="needs Debian's apt-get")
+def test_data_prepare_keeps_only_photos(tmp_path):
+    """Download one wallpaper package from Debian and check the corpus and its manifest."""
+    from .conftest import run_cli
+
+    out = tmp_path / "photos"
+    proc = run_cli("data", "prepare", "--out", out, "--package", "lomiri-wallpapers-16.04")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    names = [e["file"] for e in manifest["files"]]
+    assert len(names) == 13
+    assert not any("umang" in n or "analogpattern" in n for n in names)  # the synthetic wallpapers
+    for e in manifest["files"]:
+        assert hashlib.sha256((out / e["file"]).read_bytes()).hexdigest() == e["sha256"]
+        assert min(e["width"], e["height"]) >= 1000
+    assert manifest["sha256"] == manifest_hash(manifest)

@@ -52,8 +52,7 @@ def test_resume_matches_uninterrupted(train_folder, tmp_path):
     """Stopping after 2 epochs and resuming gives the same weights as running 3 epochs straight."""
     opts = {"width": 8}
     straight = train(_cfg(train_folder, tmp_path / "a", arch_options=opts, precision="fp32"))
-    first = Trainer(_cfg(train_folder, tmp_path / "b", arch_options=opts, precision="fp32", epochs=2))
-    first.run()
+    Trainer(_cfg(train_folder, tmp_path / "b", arch_options=opts, precision="fp32")).run(stop_after_epoch=2)
     resumed = train(_cfg(train_folder, tmp_path / "b", arch_options=opts, precision="fp32", resume=True))
     a, b = load_weights(straight).state_dict(), load_weights(resumed).state_dict()
     for k in a:

@@ -36,10 +36,11 @@ def make_clip(path: Path, photo: str, n: int, width: int, height: int, *, rate: 
     with av.open(str(path), "w") as c:
         vs = c.add_stream(codec, rate=rate)
         vs.width, vs.height = width, height
-        vs.pix_fmt = "yuv420p" if codec == "libx264" else "rgb24"
+        vs.pix_fmt = {"libx264": "yuv420p", "ffv1": "bgr0"}.get(codec, "rgb24")
         if codec == "libx264":
             vs.options = {"crf": "10"}
-        vs.time_base = Fraction(1, rate * 10) if pts else Fraction(1, rate)
+        tb = Fraction(1, rate * 10) if pts else Fraction(1, rate)
+        vs.time_base = vs.codec_context.time_base = tb
         if rotation:
             vs.set_display_rotation(rotation)
         aus = None
@@ -47,9 +48,9 @@ def make_clip(path: Path, photo: str, n: int, width: int, height: int, *, rate: 
             aus = c.add_stream("aac", rate=44100)
             aus.layout = "mono"
         for i, f in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format=vs.pix_fmt)
             vf.pts = pts[i] if pts else i
-            vf.time_base = vs.time_base
+            vf.time_base = tb
             c.mux(vs.encode(vf))
         c.mux(vs.encode(None))
         if aus is not None:
@@ -72,6 +73,7 @@ def read_frames(path: Path) -> list[np.ndarray]:
     return [f for _, f in decode(path)]
 
 
-def audio_samples(path: Path) -> np.ndarray:
+def audio_packets(path: Path) -> list[bytes]:
+    """The audio stream's packet payloads, in order (what a stream copy must keep byte for byte)."""
     with av.open(str(path)) as c:
-        return np.concatenate([f.to_ndarray().ravel() for f in c.decode(audio=0)])
+        return [bytes(p) for p in c.demux(audio=0) if p.size]

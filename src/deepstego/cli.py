@@ -175,7 +175,7 @@ def cmd_compare(a) -> int:
 def cmd_data_prepare(a) -> int:
     from .data import prepare_corpus
 
-    m = prepare_corpus(Path(a.out), deb_dir=Path(a.deb_dir) if a.deb_dir else None)
+    m = prepare_corpus(Path(a.out), deb_dir=Path(a.deb_dir) if a.deb_dir else None, packages=a.package)
     print(f"{len(m['files'])} photos in {a.out} (manifest sha256 {m['sha256'][:16]}…)")
     return 0
 
@@ -275,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     dp = dsub.add_parser("prepare", help="build the default photo corpus from Debian wallpaper packages")
     dp.add_argument("--out", required=True)
     dp.add_argument("--deb-dir", help="use .deb files already downloaded here")
+    dp.add_argument("--package", action="append", help="only this Debian package (repeatable; default: all)")
     dp.set_defaults(func=cmd_data_prepare)
 
     b = sub.add_parser("bench", help="speed of every registered model (pairs/s, peak memory)")

@@ -13,7 +13,7 @@ _RADIUS = 5  # half of the 11-px Gaussian window
 
 def _as_batch(x) -> torch.Tensor:
     if isinstance(x, np.ndarray):  # H×W×3 uint8
-        x = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1).float().div(255.0)
+        x = torch.from_numpy(np.array(x, copy=True)).permute(2, 0, 1).float().div(255.0)
     x = x.float()
     return x if x.dim() == 4 else x.unsqueeze(0)
 

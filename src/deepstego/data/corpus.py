@@ -79,16 +79,23 @@ def _run(cmd: list[str], cwd: Path) -> None:
         raise DeepStegoError(f"{' '.join(cmd[:2])} failed: {last[0]}") from None
 
 
-def prepare_corpus(out: Path, *, deb_dir: Path | None = None) -> dict:
+def prepare_corpus(out: Path, *, deb_dir: Path | None = None, packages: list[str] | None = None) -> dict:
     """Download the wallpaper packages (or use ``.deb`` files already in ``deb_dir``), copy their photographs to
-    ``out`` and write ``out/manifest.json`` (file, package, licence, width, height, bytes, sha256). Returns the
-    manifest."""
+    ``out`` and write ``out/manifest.json`` (file, package, licence, width, height, bytes, sha256). ``packages``
+    picks a subset of :data:`SOURCES` by package name. Returns the manifest."""
+    sources = SOURCES
+    if packages:
+        unknown = set(packages) - {s.package for s in SOURCES}
+        if unknown:
+            raise DeepStegoError(f"unknown package(s) {', '.join(sorted(unknown))}; "
+                                 f"choose from {', '.join(s.package for s in SOURCES)}")
+        sources = tuple(s for s in SOURCES if s.package in packages)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     entries = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for src in SOURCES:
+        for src in sources:
             debs = sorted(Path(deb_dir).glob(f"{src.package}_*.deb")) if deb_dir else []
             if not debs:
                 _run(["apt-get", "download", src.package], tmp)

@@ -162,7 +162,9 @@ class Trainer:
                 "secret_psnr": float(psnr(secret, revealed).mean()), "grid": (stego[:4], revealed[:4])}
 
     # -- main loop ----------------------------------------------------------------------------------------------
-    def run(self) -> Path:
+    def run(self, *, stop_after_epoch: int | None = None) -> Path:
+        """Train until the config's end; ``stop_after_epoch`` pauses earlier (as an interruption would), leaving
+        a checkpoint to resume from."""
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
         if cfg.resume:
@@ -228,6 +230,9 @@ class Trainer:
                 break
             if self.elapsed >= budget:
                 stop_reason = "time budget"
+                break
+            if stop_after_epoch is not None and self.epoch >= stop_after_epoch:
+                stop_reason = "paused"
                 break
         final = save_weights(self.model, self.out / "model", **self.info(), metrics=row, stopped=stop_reason)
         if writer:

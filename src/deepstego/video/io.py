@@ -30,7 +30,7 @@ class Codec:
 CODECS = {
     "ffv1": Codec("ffv1", "bgr0", True, (".mkv", ".avi")),
     "x264rgb": Codec("libx264rgb", "rgb24", True, (".mkv", ".mp4", ".mov"), (("qp", "0"), ("preset", "veryfast"))),
-    "png": Codec("png", "rgb24", True, (".mkv", ".avi", ".mov")),
+    "png": Codec("png", "rgb24", True, (".avi", ".mov")),
     "h264": Codec("libx264", "yuv420p", False, (".mp4", ".mkv", ".mov"), (("crf", "18"), ("preset", "veryfast"))),
 }
 LOSSLESS_DECODERS = {"ffv1", "png", "huffyuv", "utvideo", "rawvideo", "ffvhuff"}
@@ -66,6 +66,8 @@ def _open(path: Path):
         raise DeepStegoError(f"{path}: is a folder, not a video")
     try:
         return av.open(str(path))
+    except av.error.EOFError:
+        raise DeepStegoError(f"{path}: the video is empty (no frames)") from None
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise DeepStegoError(f"{path}: not a readable video ({_reason(exc)})") from None
 
@@ -83,6 +85,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             raise DeepStegoError(f"{path}: has no video stream")
         vs = c.streams.video[0]
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate or Fraction(25)
+        rotation = _stream_rotation(path)
         first = last = None
         frames = 0
         try:
@@ -100,7 +103,6 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         w, h = vs.codec_context.width, vs.codec_context.height
         if not w or not h:
             raise DeepStegoError(f"{path}: the video stream has no picture size (unsupported or corrupt)")
-        rotation = _stream_rotation(c, vs)
         if rotation % 180:
             w, h = h, w
         duration = (last - first) + 1 / float(rate)
@@ -109,13 +111,14 @@ def probe(path: str | os.PathLike) -> VideoInfo:
                          bool(c.streams.audio), dict(c.metadata))
 
 
-def _stream_rotation(container, stream) -> int:
+def _stream_rotation(path: Path) -> int:
     """Rotation of the first decoded frame (the display matrix FFmpeg attaches), 0 if none."""
-    try:
-        for frame in container.decode(stream):
-            return int(round(frame.rotation or 0)) % 360
-    except av.error.FFmpegError:
-        return 0
+    with _open(path) as c:
+        try:
+            for frame in c.decode(c.streams.video[0]):
+                return int(round(frame.rotation or 0)) % 360
+        except av.error.FFmpegError:
+            return 0
     return 0
 
 
@@ -170,9 +173,11 @@ class VideoWriter:
             self.container = av.open(str(self.tmp), "w", format=_format_for(self.path))
             self.stream = self.container.add_stream(spec.name, rate=rate, options=dict(spec.options))
             self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, spec.pix_fmt
-            self.stream.time_base = Fraction(1, 1000) if rate.denominator > 1000 else Fraction(rate.denominator,
-                                                                                               rate.numerator)
-            self.stream.codec_context.time_base = self.stream.time_base
+            # frame timestamps in 1/1000 s follow the cover's timing (variable frame rates included); the muxer may
+            # change the stream's own time base when it writes the header, so keep ours
+            self.time_base = Fraction(1, 1000)
+            self.stream.time_base = self.time_base
+            self.stream.codec_context.time_base = self.time_base
             self.audio = self.container.add_stream_from_template(audio_from) if audio_from is not None else None
             for k, v in (metadata or {}).items():
                 self.container.metadata[k] = v
@@ -187,8 +192,8 @@ class VideoWriter:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         if self.spec.pix_fmt != "rgb24":
             frame = frame.reformat(format=self.spec.pix_fmt)
-        frame.pts = int(round(seconds / self.stream.time_base))
-        frame.time_base = self.stream.time_base
+        frame.pts = int(round(seconds / self.time_base))
+        frame.time_base = self.time_base
         self._mux(self.stream.encode(frame))
         self.count += 1
 

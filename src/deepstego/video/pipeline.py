@@ -67,7 +67,8 @@ class SecretTimeline:
             return None
         if self.next is None and t > self.prev[0] + self.half + 1e-6:
             return None
-        if self.next is not None and abs(self.next[0] - t) < abs(t - self.prev[0]):
+        # nearest frame; a tie (within a microsecond) goes to the earlier one
+        if self.next is not None and abs(self.next[0] - t) < abs(t - self.prev[0]) - 1e-6:
             return self.next[1]
         return self.prev[1]
 
