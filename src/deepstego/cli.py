@@ -143,7 +143,16 @@ def cmd_train(a) -> int:
 
 
 def cmd_eval(a) -> int:
-    from .evaluate import evaluate, folder_images, write_json
+    from .evaluate import evaluate, folder_images, time_to_quality, write_json
+
+    if a.curve:
+        points = time_to_quality(a.curve, size=a.size, plot=a.plot, precision=a.precision)
+        for p in points:
+            print(f"{p['minutes']:7.2f} min: cover SSIM {p['cover_ssim']:.4f} PSNR {p['cover_psnr']:.2f} | "
+                  f"secret SSIM {p['secret_ssim']:.4f} PSNR {p['secret_psnr']:.2f}")
+        if a.json:
+            write_json({"run": str(a.curve), "size": a.size, "points": points}, Path(a.json))
+        return 0
 
     images = folder_images(a.images) if a.images else None
     res = evaluate(a.model, images=images, size=a.size, precision=a.precision, grid=a.grid)
@@ -177,6 +186,13 @@ def cmd_data_prepare(a) -> int:
 
     m = prepare_corpus(Path(a.out), deb_dir=Path(a.deb_dir) if a.deb_dir else None, packages=a.package)
     print(f"{len(m['files'])} photos in {a.out} (manifest sha256 {m['sha256'][:16]}…)")
+    return 0
+
+
+def cmd_app(a) -> int:
+    from .app.server import Limits, serve
+
+    serve(a.host, a.port, Limits(max_upload_mb=a.max_upload_mb, max_video_seconds=a.max_video_seconds))
     return 0
 
 
@@ -262,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--size", type=int, default=256, help="centre-crop side in px")
     e.add_argument("--json", help="write per-pair and mean results here")
     e.add_argument("--grid", help="write a comparison grid PNG here")
+    e.add_argument("--curve", metavar="RUN_DIR", help="time-to-quality: evaluate every snapshot of a training run")
+    e.add_argument("--plot", help="with --curve: write the SSIM-versus-time chart here")
     e.set_defaults(func=cmd_eval)
 
     c = sub.add_parser("compare", help="SSIM, PSNR, MSE and mean absolute error of two images of the same size")
@@ -278,9 +296,18 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--package", action="append", help="only this Debian package (repeatable; default: all)")
     dp.set_defaults(func=cmd_data_prepare)
 
+    ap = sub.add_parser("app", help="start the web app (needs the 'app' extra)")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=7860)
+    ap.add_argument("--max-upload-mb", type=float, default=25.0)
+    ap.add_argument("--max-video-seconds", type=float, default=20.0)
+    ap.set_defaults(func=cmd_app)
+
     b = sub.add_parser("bench", help="speed of every registered model (pairs/s, peak memory)")
     b.add_argument("--json", help="write the measurements here")
     b.add_argument("--quick", action="store_true", help="fewer repeats and sizes (for a smoke test)")
+    b.add_argument("--video", action="store_true", help="end-to-end video frames/s on the test videos instead")
+    b.add_argument("--model", help="with --video: the model to time (default: dsnet-v1)")
     b.set_defaults(func=cmd_bench)
     return p
 

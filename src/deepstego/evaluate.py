@@ -75,3 +75,48 @@ def write_json(result: dict, path: Path) -> None:
 
 def folder_images(folder: str | Path) -> list[Path]:
     return list_images(folder)
+
+
+def time_to_quality(run_dir: str | Path, *, size: int = 256, plot: Path | None = None,
+                    precision: str = "bf16") -> list[dict]:
+    """Evaluate every timed weights snapshot of a training run (``--snapshot-minutes``) on the evaluation photos;
+    returns [{minutes, cover_ssim, secret_ssim, …}] and optionally plots secret and cover SSIM against time."""
+    from .models.weights import load_weights, read_meta
+
+    snaps = sorted(Path(run_dir).glob("snapshots/*.safetensors"))
+    final = Path(run_dir) / "model.safetensors"
+    if final.exists():
+        snaps.append(final)
+    if not snaps:
+        raise DeepStegoError(f"{run_dir}: no weights snapshots (train with --snapshot-minutes)")
+    points = []
+    for path in snaps:
+        minutes = read_meta(path)["trained"]["minutes"]
+        res = evaluate(load_weights(path), size=size, precision=precision)
+        points.append({"minutes": minutes, "file": path.name, **res["mean"]})
+    points.sort(key=lambda p: p["minutes"])
+    if plot:
+        _plot_curve(points, Path(plot))
+    return points
+
+
+def _plot_curve(points: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=110)
+    t = [p["minutes"] for p in points]
+    ax.plot(t, [p["secret_ssim"] for p in points], "o-", color="tab:red", label="secret (revealed from PNG)")
+    ax.plot(t, [p["cover_ssim"] for p in points], "s-", color="tab:blue", label="cover vs stego")
+    for y, label in ((0.93, "seed paper, secret"), (0.95, "bar, secret"), (0.98, "bar, cover")):
+        ax.axhline(y, ls="--", lw=0.8, color="gray")
+        ax.text(t[0], y + 0.002, label, fontsize=7, color="gray")
+    ax.set_xlabel("training time on this CPU (minutes)")
+    ax.set_ylabel("mean SSIM, evaluation photos, 256 px")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)

@@ -25,7 +25,8 @@ def package_file(package: str, rel: str) -> Path:
     """Path of a data file inside an installed package, found without importing the package."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DeepStegoError(f"the evaluation photos need the '{package}' package: pip install 'deepstego[eval]'")
+        raise DeepStegoError(f"this needs the photos and videos shipped in the '{package}' package: "
+                             "pip install 'deepstego[eval]'")
     path = Path(list(spec.submodule_search_locations)[0]) / rel
     if not path.exists():
         raise DeepStegoError(f"{path} is missing from the installed {package}")

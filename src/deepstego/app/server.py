@@ -1,0 +1,263 @@
+"""Gradio 6 app over the library API: an Image tab, a Video tab, a Reveal tab, a model dropdown and an About panel.
+
+Uploads are read only from the paths Gradio hands over (its own upload cache); every file the app writes goes to a
+per-request folder inside the app's temporary folder, and request folders older than a few minutes are deleted at
+the next request and at exit. Errors reach the page as one readable sentence (``gr.Error``), never a stack trace.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..core import DEFAULT_MODEL, hide, load_model, model_names, reveal
+from ..errors import DeepStegoError, missing_extra
+from ..images import load_rgb, save_png
+from ..metrics import image_metrics
+from ..models.weights import read_meta, shipped_weights
+from ..report import comparison_grid
+from ..video.io import is_video_path, probe
+
+try:
+    import gradio as gr
+except ImportError:  # the [app] extra is optional
+    gr = None
+
+KEEP_SECONDS = 600  # request folders live this long so Gradio can serve their files
+
+
+@dataclass
+class Limits:
+    max_upload_mb: float = 25.0
+    max_video_seconds: float = 20.0
+    max_video_frames: int = 600
+
+
+class Workspace:
+    """The app's temporary folder: one sub-folder per request, old ones swept away."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root or tempfile.mkdtemp(prefix="deepstego-app-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        atexit.register(shutil.rmtree, self.root, ignore_errors=True)
+
+    def request_dir(self) -> Path:
+        now = time.time()
+        for d in self.root.glob("req-*"):
+            if now - d.stat().st_mtime > KEEP_SECONDS:
+                shutil.rmtree(d, ignore_errors=True)
+        d = self.root / f"req-{uuid.uuid4().hex[:12]}"
+        d.mkdir()
+        return d
+
+
+def _upload_path(upload, what: str) -> Path:
+    if upload is None:
+        raise gr.Error(f"Please upload {what}.", print_exception=False)
+    path = Path(upload if isinstance(upload, str) else upload.name)
+    return path
+
+
+def _check_size(path: Path, limits: Limits, what: str) -> None:
+    mb = path.stat().st_size / 1e6
+    if mb > limits.max_upload_mb:
+        raise gr.Error(f"The {what} is {mb:.1f} MB; the limit is {limits.max_upload_mb:g} MB.", print_exception=False)
+
+
+def _fail(exc: DeepStegoError):
+    # the user sees the sentence without the server's temporary path
+    return gr.Error(str(exc).split(": ", 1)[-1] if str(exc).startswith("/") else str(exc), print_exception=False)
+
+
+def _noise_graph(original: np.ndarray, processed: np.ndarray, title: str) -> np.ndarray:
+    """Heat-map of the per-pixel absolute difference (mean over colours, in 8-bit levels)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    diff = np.abs(original.astype(np.int16) - processed.astype(np.int16)).mean(axis=2)
+    fig, ax = plt.subplots(figsize=(4.2, 3.4), dpi=90)
+    im = ax.imshow(diff, cmap="magma", vmin=0, vmax=max(4.0, float(np.percentile(diff, 99.5))))
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="|difference| (8-bit levels)")
+    fig.tight_layout()
+    fig.canvas.draw()
+    arr = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return arr
+
+
+def _figures(label: str, m: dict) -> str:
+    return f"**{label}**: SSIM {m['ssim']:.4f} · PSNR {m['psnr']:.2f} dB · mean |error| {m['mae']:.2f}/255"
+
+
+def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Limits):
+    cover_p, secret_p = _upload_path(cover_file, "a cover image"), _upload_path(secret_file, "a secret image")
+    for p, what in ((cover_p, "cover"), (secret_p, "secret")):
+        _check_size(p, limits, what)
+    try:
+        model = load_model(model_name or None)
+        cover = load_rgb(cover_p, name="the cover", strict=True)
+        secret = load_rgb(secret_p, name="the secret", strict=False)
+        stego = hide(cover, secret, model=model)
+        out = work.request_dir() / "stego.png"
+        save_png(stego, out)
+        stego_back = np.asarray(Image.open(out).convert("RGB"))  # reveal what the download holds
+        revealed = reveal(stego_back, model=model)
+    except DeepStegoError as exc:
+        raise _fail(exc) from None
+    from ..images import fit_letterbox
+
+    fitted = fit_letterbox(secret, cover.shape[1], cover.shape[0])
+    cm, sm = image_metrics(cover, stego_back), image_metrics(fitted, revealed)
+    figures = _figures("Cover vs stego", cm) + "  \n" + _figures("Secret vs revealed (from the saved PNG)", sm)
+    import torch
+
+    t = [torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255 for a in (cover, fitted, stego_back, revealed)]
+    strip = comparison_grid(*t)
+    return (stego_back, str(out), revealed, figures, _noise_graph(cover, stego_back, "cover vs stego"),
+            _noise_graph(fitted, revealed, "secret vs revealed"), strip)
+
+
+def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Limits, progress=None):
+    from ..report.video import frame_report
+    from ..video import hide_video, reveal_video
+    from ..video.io import VideoWriter, decode
+
+    cover_p, secret_p = _upload_path(cover_file, "a cover video"), _upload_path(secret_file, "a secret video")
+    d = work.request_dir()
+    try:
+        for p, what in ((cover_p, "cover video"), (secret_p, "secret video")):
+            _check_size(p, limits, what)
+            info = probe(p)
+            if info.duration > limits.max_video_seconds or info.frames > limits.max_video_frames:
+                raise gr.Error(f"The {what} lasts {info.duration:.1f} s; the limit is {limits.max_video_seconds:g} s.",
+                               print_exception=False)
+        stego = hide_video(cover_p, secret_p, d / "stego.mkv", model=model_name or None, trim=True)
+        revealed = reveal_video(stego.path, d / "revealed.mp4", model=model_name or None)
+        summary = frame_report(cover_p, secret_p, stego.path, d / "report", model=model_name or None)
+        # a browser-playable preview of the stego (H.264 is lossy: the download is the lossless MKV)
+        info = probe(stego.path)
+        preview = VideoWriter(d / "stego_preview.mp4", "h264", info.width, info.height, info.rate)
+        with preview:
+            for t, rgb in decode(stego.path):
+                preview.write(rgb, t)
+            preview.commit()
+    except DeepStegoError as exc:
+        raise _fail(exc) from None
+    text = (f"{stego.frames} frames, {stego.hidden} carry the secret. Cover SSIM per frame: min "
+            f"{summary['min_cover_ssim']:.4f}, mean {summary['mean_cover_ssim']:.4f}. Secret SSIM (revealed from the "
+            f"saved file): mean {summary['mean_secret_ssim']:.4f}, min {summary['min_secret_ssim']:.4f}.")
+    return (str(stego.path), str(d / "stego_preview.mp4"), str(revealed.path), text,
+            str(d / "report" / "cover_ssim.png"), str(d / "report" / "secret_ssim.png"))
+
+
+def reveal_file(stego_file, model_name, work: Workspace, limits: Limits):
+    from ..video import reveal_video
+
+    path = _upload_path(stego_file, "a stego image or video")
+    _check_size(path, limits, "stego file")
+    try:
+        if is_video_path(path):
+            out = reveal_video(path, work.request_dir() / "revealed.mp4", model=model_name or None)
+            return gr.update(value=None, visible=False), gr.update(value=str(out.path), visible=True)
+        revealed = reveal(path, model=model_name or None)
+    except DeepStegoError as exc:
+        raise _fail(exc) from None
+    return gr.update(value=np.asarray(revealed), visible=True), gr.update(value=None, visible=False)
+
+
+def about_text() -> str:
+    lines = ["### About", "deepstego hides a colour image (or a video) inside another with small convolutional "
+             "networks. Save and share stego images only as PNG: any lossy step destroys the hidden image.", ""]
+    for name, path in shipped_weights().items():
+        meta = read_meta(path)
+        card = meta.get("card", {})
+        figures = ", ".join(f"{k} {v}" for k, v in card.items()) or "not measured yet"
+        lines.append(f"- **{name}** ({meta['arch']}, {meta.get('trained', {}).get('minutes', '?')} min of CPU "
+                     f"training): {figures}")
+    lines.append("- **lsb** / **lsb:3**: classical 4-bit / 3-bit LSB baseline, for comparison.")
+    return "\n".join(lines)
+
+
+def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
+    """Build the Blocks app (does not start it)."""
+    if gr is None:
+        raise missing_extra("app", "gradio")
+    limits = limits or Limits()
+    work = workspace or Workspace()
+    choices = model_names()
+    choices = choices + (["lsb:3"] if "lsb" in choices else [])
+    with gr.Blocks(title="deepstego", delete_cache=(300, KEEP_SECONDS)) as demo:
+        gr.Markdown("# deepstego\nHide an image in an image, or a video in a video, and reveal it again.")
+        model = gr.Dropdown(choices, value=DEFAULT_MODEL if DEFAULT_MODEL in choices else choices[0], label="Model")
+        with gr.Tab("Image", id="image"):
+            with gr.Row():
+                cover = gr.File(label="Cover image", file_types=["image"], elem_id="img-cover")
+                secret = gr.File(label="Secret image", file_types=["image"], elem_id="img-secret")
+            go = gr.Button("Hide", variant="primary", elem_id="img-hide")
+            with gr.Row():
+                stego_img = gr.Image(label="Stego", format="png", interactive=False, elem_id="img-stego")
+                revealed_img = gr.Image(label="Revealed secret", format="png", interactive=False,
+                                        elem_id="img-revealed")
+            stego_png = gr.File(label="Stego PNG (download)", interactive=False, elem_id="img-stego-file")
+            figures = gr.Markdown(elem_id="img-figures")
+            with gr.Row():
+                noise_c = gr.Image(label="Noise graph: cover", format="png", interactive=False)
+                noise_s = gr.Image(label="Noise graph: secret", format="png", interactive=False)
+            strip = gr.Image(label="cover · secret · stego · revealed · |cover diff|×10 · |secret diff|×10",
+                             format="png", interactive=False)
+            go.click(lambda c, s, m: hide_images(c, s, m, work, limits), [cover, secret, model],
+                     [stego_img, stego_png, revealed_img, figures, noise_c, noise_s, strip], api_name="hide_image")
+        with gr.Tab("Video", id="video"):
+            with gr.Row():
+                vcover = gr.File(label="Cover video", file_types=["video"], elem_id="vid-cover")
+                vsecret = gr.File(label="Secret video", file_types=["video"], elem_id="vid-secret")
+            vgo = gr.Button("Hide video", variant="primary", elem_id="vid-hide")
+            vstego = gr.File(label="Stego video (lossless MKV, download)", interactive=False, elem_id="vid-stego")
+            with gr.Row():
+                vpreview = gr.Video(label="Stego preview (H.264)", interactive=False, elem_id="vid-preview")
+                vrevealed = gr.Video(label="Revealed secret", interactive=False, elem_id="vid-revealed")
+            vtext = gr.Markdown(elem_id="vid-figures")
+            with gr.Row():
+                vchart_c = gr.Image(label="Cover SSIM per frame", interactive=False)
+                vchart_s = gr.Image(label="Secret SSIM per frame", interactive=False)
+
+            def run_video(c, s, m, progress=gr.Progress(track_tqdm=True)):
+                return hide_videos(c, s, m, work, limits)
+
+            vgo.click(run_video, [vcover, vsecret, model], [vstego, vpreview, vrevealed, vtext, vchart_c, vchart_s],
+                      api_name="hide_video")
+        with gr.Tab("Reveal", id="reveal"):
+            rfile = gr.File(label="Stego image (PNG) or video", elem_id="rev-file")
+            rgo = gr.Button("Reveal", variant="primary", elem_id="rev-go")
+            rimg = gr.Image(label="Revealed secret", format="png", interactive=False, elem_id="rev-image")
+            rvid = gr.Video(label="Revealed secret video", interactive=False, visible=False, elem_id="rev-video")
+            rgo.click(lambda f, m: reveal_file(f, m, work, limits), [rfile, model], [rimg, rvid], api_name="reveal")
+        with gr.Accordion("About", open=False):
+            gr.Markdown(about_text())
+    # two cores: one job at a time uses both; others wait in the queue
+    demo.queue(default_concurrency_limit=1, max_size=64)
+    demo.deepstego_workspace = work
+    return demo
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, limits: Limits | None = None) -> None:
+    import os
+
+    limits = limits or Limits()
+    work = Workspace()
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(work.root / "gradio"))
+    demo = build_app(limits, work)
+    demo.launch(server_name=host, server_port=port, max_file_size=f"{limits.max_upload_mb:g}mb",
+                show_error=True, quiet=False)

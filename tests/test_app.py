@@ -1,0 +1,162 @@
+"""The web app against a real server on 127.0.0.1: a concurrent load test through gradio_client and a real headless
+Chromium driven by Playwright (marked ``browser``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepstego.metrics import image_metrics
+
+from .conftest import ROOT, run_cli, skimage_photo, square
+from .videos import make_clip
+
+gradio = pytest.importorskip("gradio", reason="the app extra is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    exe = Path(sys.executable).parent / "deepstego"
+    log = tmp_path_factory.mktemp("app") / "server.log"
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
+    with open(log, "w") as f:
+        proc = subprocess.Popen([str(exe), "app", "--port", str(port), "--max-upload-mb", "5"], stdout=f,
+                                stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise AssertionError(log.read_text())
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise AssertionError("the app did not start: " + log.read_text())
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def small_pair(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pair")
+    cover, secret = d / "cover.png", d / "secret.png"
+    Image.fromarray(square(skimage_photo("astronaut.png"), 160)).save(cover)
+    Image.fromarray(square(skimage_photo("coffee.png"), 160)).save(secret)
+    return cover, secret
+
+
+def test_missing_extra_gives_an_install_hint():
+    code = "import sys; sys.modules['gradio'] = None\nfrom deepstego.cli import main\nsys.exit(main(['app']))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "pip install 'deepstego[app]'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_twenty_concurrent_image_requests(server, small_pair):
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False)
+    cover, secret = small_pair
+
+    def one(_):
+        return client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v1", api_name="/hide_image")
+
+    started = time.time()
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(one, range(20)))
+    assert time.time() - started < 300
+    for res in results:
+        stego_png = res[1]
+        stego = np.asarray(Image.open(stego_png).convert("RGB"))
+        assert stego.shape == (160, 160, 3)
+        assert "SSIM" in res[3]
+
+
+@pytest.mark.browser
+def test_browser_image_video_reveal_and_errors(server, small_pair, tmp_path):
+    pw = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    shots = ROOT / "docs" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    out = tmp_path / "browser"
+    out.mkdir()
+    cover, secret = small_pair
+    vcover = make_clip(tmp_path / "vcover.mp4", "astronaut.png", 8, 96, 64)
+    vsecret = make_clip(tmp_path / "vsecret.mp4", "coffee.png", 8, 96, 64)
+    bad = tmp_path / "bad.png"
+    bad.write_text("this is not an image\n")
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
+        page.goto(server)
+        # Image tab
+        page.locator("#img-cover input[type=file]").set_input_files(str(cover))
+        page.locator("#img-secret input[type=file]").set_input_files(str(secret))
+        page.locator("#img-hide").click()
+        page.locator("#img-stego img").wait_for(timeout=120_000)
+        page.locator("#img-revealed img").wait_for(timeout=120_000)
+        page.locator("#img-stego-file a").first.wait_for(timeout=60_000)
+        with page.expect_download() as dl:
+            page.locator("#img-stego-file a").first.click()
+        stego_path = out / "stego.png"
+        dl.value.save_as(stego_path)
+        assert Image.open(stego_path).format == "PNG"
+        page.screenshot(path=str(out / "image_tab.png"), full_page=True)
+        shutil.copy(out / "image_tab.png", shots / "image_tab.png")
+        # Reveal tab, with the downloaded stego
+        page.get_by_role("tab", name="Reveal").click()
+        page.locator("#rev-file input[type=file]").set_input_files(str(stego_path))
+        page.locator("#rev-go").click()
+        img = page.locator("#rev-image img")
+        img.wait_for(timeout=120_000)
+        src = img.get_attribute("src")
+        revealed = out / "revealed.png"
+        urllib.request.urlretrieve(src if src.startswith("http") else server.rstrip("/") + src, revealed)
+        got = np.asarray(Image.open(revealed).convert("RGB"))
+        want = np.asarray(Image.open(secret).convert("RGB"))
+        assert image_metrics(want, got)["ssim"] > 0.70
+        page.screenshot(path=str(out / "reveal_tab.png"), full_page=True)
+        shutil.copy(out / "reveal_tab.png", shots / "reveal_tab.png")
+        # an invalid upload shows a readable message in the page
+        page.locator("#rev-file button[aria-label*='Clear'], #rev-file button[aria-label*='clear']").first.click()
+        page.locator("#rev-file input[type=file]").set_input_files(str(bad))
+        page.locator("#rev-go").click()
+        page.get_by_text("not a recognised image file").first.wait_for(timeout=60_000)
+        # Video tab
+        page.get_by_role("tab", name="Video").click()
+        page.locator("#vid-cover input[type=file]").set_input_files(str(vcover))
+        page.locator("#vid-secret input[type=file]").set_input_files(str(vsecret))
+        page.locator("#vid-hide").click()
+        page.locator("#vid-revealed video").wait_for(timeout=300_000)
+        page.locator("#vid-stego a").first.wait_for(timeout=60_000)
+        text = page.locator("#vid-figures").inner_text()
+        assert "Secret SSIM" in text
+        page.screenshot(path=str(out / "video_tab.png"), full_page=True)
+        shutil.copy(out / "video_tab.png", shots / "video_tab.png")
+        browser.close()

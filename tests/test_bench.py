@@ -1,0 +1,24 @@
+"""The benchmark runs every registered model in one run and reports ratios against the seed design."""
+
+from __future__ import annotations
+
+import json
+
+from deepstego.models import list_models
+
+from .conftest import run_cli
+
+
+def test_bench_quick_covers_every_model(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_cli("bench", "--quick", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(out.read_text())
+    assert [r["model"] for r in results] == list_models()
+    for r in results:
+        assert all(v > 0 for v in r["infer"].values())
+        assert r["peak_rss_mb"] > 0
+        assert r["speedup_vs_baluja"]["256x256 bf16"] > 0
+    fast = next(r for r in results if r["model"] == "dsnet")
+    assert fast["train"]["128x128 bf16"] > 0
+    assert "| dsnet |" in proc.stdout

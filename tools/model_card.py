@@ -1,0 +1,83 @@
+"""Write the model card of a shipped model from the measured results files.
+
+    python tools/model_card.py dsnet-v1
+
+Reads src/deepstego/weights/NAME.json (recipe, data hash, training time), results/NAME.json and the comparison
+results listed in COMPARE (all written by `deepstego eval`), results/curve.json (`deepstego eval --curve`) and
+results/bench.json (`deepstego bench`); writes src/deepstego/weights/NAME.md and the headline figures into the
+weights JSON's "card" field (shown by `deepstego models`). The weights file itself is not touched, so its sha256
+stays valid.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS = ROOT / "src" / "deepstego" / "weights"
+RESULTS = ROOT / "results"
+COMPARE = ["lsb-4", "lsb-3", "baluja-20min", "dsnet-v1-20min"]
+
+
+def _load(name: str) -> dict | None:
+    p = RESULTS / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def _row(label: str, res: dict) -> str:
+    m, lo = res["mean"], res["min"]
+    return (f"| {label} | {m['cover_ssim']:.4f} (min {lo['cover_ssim']:.4f}) | {m['cover_psnr']:.2f} | "
+            f"{m['secret_ssim']:.4f} (min {lo['secret_ssim']:.4f}) | {m['secret_psnr']:.2f} |")
+
+
+def main(name: str) -> None:
+    meta_path = WEIGHTS / f"{name}.json"
+    meta = json.loads(meta_path.read_text())
+    own = _load(name)
+    if own is None:
+        raise SystemExit(f"results/{name}.json is missing: run deepstego eval --model {name} --json results/{name}.json")
+    recipe, trained = meta["recipe"], meta["trained"]
+    lines = [f"# Model card: {name}", "",
+             f"Architecture `{meta['arch']}` with config `{json.dumps(meta['config'])}`.", "",
+             "## Training", "",
+             f"- Data: the default corpus (`deepstego data prepare`), manifest sha256 `{meta['data_manifest_sha256']}`;"
+             f" {len(meta['split']['train'])} photos for training, {len(meta['split']['val'])} held out.",
+             f"- Recipe: {recipe['size']} px crops, batch {recipe['batch']}, AdamW lr {recipe['lr']} (cosine over the "
+             f"time budget), loss {recipe['loss']['kind']} + β {recipe['loss']['beta']} on the secret + "
+             f"{recipe['loss']['ssim_weight']} × (1 − SSIM) terms, cover weight ramped from "
+             f"{recipe['loss']['cover_ramp_start']} over {recipe['loss']['cover_ramp_steps']} steps, "
+             f"{recipe['precision']} autocast, seed {recipe['seed']}.",
+             f"- Trained on this project's 2-core CPU: {trained['minutes']} minutes of training time, "
+             f"{trained['steps']} steps, {trained['pairs']} pairs.",
+             f"- Weights sha256 `{meta['sha256']}`.", "",
+             "## Measured (evaluation photos, 256×256 centre crops, revealed from saved 8-bit PNGs)", "",
+             "Photos shipped inside scikit-image, scikit-learn and matplotlib, never trained on; cover i carries "
+             "photo i+1 as its secret. Command: `deepstego eval --model NAME --json results/NAME.json`.", "",
+             "| model | cover SSIM | cover PSNR dB | secret SSIM | secret PSNR dB |", "|---|---|---|---|---|",
+             _row(name, own)]
+    for other in COMPARE:
+        res = _load(other)
+        if res is not None:
+            lines.append(_row(other, res))
+    curve = _load("curve")
+    if curve:
+        lines += ["", "## Time to quality", "",
+                  "Mean SSIM on the evaluation photos of the snapshots taken during training "
+                  "(`deepstego eval --curve RUN_DIR --json results/curve.json --plot results/curve.png`):", "",
+                  "| minutes | cover SSIM | secret SSIM | secret PSNR dB |", "|---|---|---|---|"]
+        for p in curve["points"]:
+            lines.append(f"| {p['minutes']:.1f} | {p['cover_ssim']:.4f} | {p['secret_ssim']:.4f} | "
+                         f"{p['secret_psnr']:.2f} |")
+    (WEIGHTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    m = own["mean"]
+    meta["card"] = {"cover SSIM": round(m["cover_ssim"], 4), "cover PSNR": round(m["cover_psnr"], 2),
+                    "secret SSIM": round(m["secret_ssim"], 4), "secret PSNR": round(m["secret_psnr"], 2),
+                    "measured": "evaluation photos, 256 px, from saved PNGs"}
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    print(f"wrote {WEIGHTS / (name + '.md')}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "dsnet-v1")
