@@ -78,3 +78,28 @@ def test_cli_train_baluja(train_folder, tmp_path):
 def test_bad_data_folder(tmp_path):
     proc = run_cli("train", "--data", tmp_path / "nothing", "--out", tmp_path / "run")
     assert proc.returncode == 2 and "no such folder" in proc.stderr
+
+
+@pytest.mark.slow
+def test_two_process_ddp_training(train_folder, tmp_path):
+    """torchrun with 2 CPU processes (gloo): rank 0 alone writes; weights from 1 and 2 processes both load."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torchrun = Path(sys.executable).parent / "torchrun"
+    common = ["train", "--data", str(train_folder), "--size", "48", "--batch", "8", "--epochs", "4",
+              "--steps-per-epoch", "10", "--opt", "width=16", "--lr", "3e-3", "--cover-ramp-steps", "10", "--quiet"]
+    two = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "deepstego.cli", *common,
+                          "--out", str(tmp_path / "two")], capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = run_cli(*common, "--out", tmp_path / "one")
+    assert one.returncode == 0, one.stderr
+    for run in ("one", "two"):
+        m = load_weights(tmp_path / run / "model.safetensors")
+        assert m.arch == "dsnet"
+        state = torch.load(tmp_path / run / "checkpoint.pt", weights_only=True)
+        assert state["step"] == 40
+        rows = [json.loads(l) for l in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+        assert len(rows) == 4  # one writer, not two
+        assert rows[-1]["train_loss"] < rows[0]["train_loss"]

@@ -189,6 +189,26 @@ def cmd_data_prepare(a) -> int:
     return 0
 
 
+def cmd_sweep(a) -> int:
+    from .sweep import run_sweep
+
+    st = run_sweep(a.data, trials=a.trials, out=a.out, storage=a.storage, study=a.study, space_file=a.space,
+                   max_minutes_per_trial=a.max_minutes_per_trial, steps_per_epoch=a.steps_per_epoch, seed=a.seed)
+    done = [t for t in st.trials if t.value is not None]
+    best = min(done, key=lambda t: t.value) if done else None
+    print(f"study {a.study}: {len(st.trials)} trials in storage" +
+          (f"; best #{best.number} val loss {best.value:.4f} {best.params}" if best else ""))
+    return 0
+
+
+def cmd_sweep_report(a) -> int:
+    from .sweep import sweep_report
+
+    files = sweep_report(a.storage, a.study, a.out)
+    print(f"report written to {files['page']}")
+    return 0
+
+
 def cmd_app(a) -> int:
     from .app.server import Limits, serve
 
@@ -295,6 +315,24 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--deb-dir", help="use .deb files already downloaded here")
     dp.add_argument("--package", action="append", help="only this Debian package (repeatable; default: all)")
     dp.set_defaults(func=cmd_data_prepare)
+
+    sw = sub.add_parser("sweep", help="hyper-parameter study on Optuna (needs the 'sweep' extra)")
+    sw.add_argument("--data", required=True)
+    sw.add_argument("--trials", type=int, required=True, help="trials this worker runs")
+    sw.add_argument("--storage", help="Optuna storage URL (default: SQLite in --out); share one to use many workers")
+    sw.add_argument("--study", default="deepstego")
+    sw.add_argument("--space", help="JSON file overriding the search space")
+    sw.add_argument("--max-minutes-per-trial", type=float, default=3.0)
+    sw.add_argument("--steps-per-epoch", type=int, default=60)
+    sw.add_argument("--seed", type=int, default=0)
+    sw.add_argument("--out", default="runs/sweep")
+    sw.set_defaults(func=cmd_sweep)
+
+    sr = sub.add_parser("sweep-report", help="charts and comparison grids of a study")
+    sr.add_argument("--storage", help="Optuna storage URL (default: SQLite in --out)")
+    sr.add_argument("--study", default="deepstego")
+    sr.add_argument("--out", required=True)
+    sr.set_defaults(func=cmd_sweep_report)
 
     ap = sub.add_parser("app", help="start the web app (needs the 'app' extra)")
     ap.add_argument("--host", default="127.0.0.1")

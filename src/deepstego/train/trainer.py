@@ -19,6 +19,7 @@ from ..metrics import psnr, ssim
 from ..models import create_model, model_entry
 from ..models.weights import load_weights, save_weights
 from ..report import save_grid
+from . import dist
 from .losses import LossConfig, stego_loss
 
 
@@ -72,8 +73,13 @@ class Trainer:
             val_paths = train_paths
         self.manifest = _data_manifest(folder, paths)
         self.split = {"train": [p.name for p in train_paths], "val": [p.name for p in val_paths]}
+        self.rank, self.world = dist.init()
+        if cfg.batch % self.world:
+            raise DeepStegoError(f"--batch {cfg.batch} does not split evenly over {self.world} processes")
+        self.local_batch = cfg.batch // self.world
         torch.manual_seed(cfg.seed)
-        self.sampler = PairSampler(PhotoBank(train_paths, cfg.max_side), cfg.size, seed=cfg.seed)
+        # each rank draws its own pairs
+        self.sampler = PairSampler(PhotoBank(train_paths, cfg.max_side), cfg.size, seed=cfg.seed + 1000 * self.rank)
         val_bank = PhotoBank(val_paths, cfg.max_side)
         self.val = fixed_pairs(val_bank, cfg.size, cfg.val_pairs, seed=cfg.seed + 1)
         if cfg.init:
@@ -85,6 +91,9 @@ class Trainer:
         if not self.model.trainable:
             raise DeepStegoError(f"{cfg.arch} has nothing to train")
         self.model = self.model.to(memory_format=torch.channels_last).train()
+        self.net = self.model
+        if self.world > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.step = 0
         self.epoch = 0
@@ -139,7 +148,10 @@ class Trainer:
         for k in ("step", "epoch", "elapsed", "best_val", "bad_epochs", "next_snapshot"):
             setattr(self, k, state[k])
         torch.set_rng_state(state["torch_rng"])
-        self.sampler.set_state(json.loads(state["sampler"]))
+        if self.rank == 0:
+            self.sampler.set_state(json.loads(state["sampler"]))
+        else:  # only rank 0's sampler is saved; the others continue from a fresh, step-dependent seed
+            self.sampler.rng = __import__("numpy").random.default_rng(self.cfg.seed + 1000 * self.rank + self.step)
 
     # -- validation ---------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -162,36 +174,40 @@ class Trainer:
                 "secret_psnr": float(psnr(secret, revealed).mean()), "grid": (stego[:4], revealed[:4])}
 
     # -- main loop ----------------------------------------------------------------------------------------------
-    def run(self, *, stop_after_epoch: int | None = None) -> Path:
+    def run(self, *, stop_after_epoch: int | None = None, on_epoch=None) -> Path:
         """Train until the config's end; ``stop_after_epoch`` pauses earlier (as an interruption would), leaving
-        a checkpoint to resume from."""
+        a checkpoint to resume from. ``on_epoch(row)`` sees each epoch's metrics (a sweep prunes from there)."""
         cfg = self.cfg
-        self.out.mkdir(parents=True, exist_ok=True)
+        lead = self.rank == 0
         if cfg.resume:
             if not self.ckpt_path.exists():
                 raise DeepStegoError(f"{self.ckpt_path}: no checkpoint to resume from")
             self.load_checkpoint()
         elif self.ckpt_path.exists():
             raise DeepStegoError(f"{self.out} already holds a training run (use --resume, or another --out)")
-        (self.out / "grids").mkdir(exist_ok=True)
-        writer = _tensorboard(self.out / "tb")
+        dist.barrier(self.world)
+        if lead:
+            (self.out / "grids").mkdir(parents=True, exist_ok=True)
+        writer = _tensorboard(self.out / "tb") if lead else None
         last_ckpt = time.monotonic()
         budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         stop_reason = "epochs"
         while self.epoch < cfg.epochs:
             t0, n0 = time.monotonic(), self.step
             bar = tqdm(range(cfg.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-                       disable=not cfg.progress, leave=False, unit="step")
+                       disable=not (cfg.progress and lead), leave=False, unit="step")
             run_loss = 0.0
             for _ in bar:
                 tick = time.monotonic()
                 loss = self.train_step()
                 run_loss += loss
-                self.elapsed += time.monotonic() - tick
+                self.elapsed = dist.broadcast_float(self.elapsed + time.monotonic() - tick, self.world)
                 bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.lr_now():.2e}")
                 if self.elapsed >= self.next_snapshot:
-                    self.snapshot()
-                if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60:
+                    if lead:
+                        self.snapshot()
+                    self.next_snapshot += cfg.snapshot_minutes * 60
+                if lead and time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60:
                     self.save_checkpoint()
                     last_ckpt = time.monotonic()
                 if self.elapsed >= budget:
@@ -199,6 +215,10 @@ class Trainer:
             bar.close()
             steps = self.step - n0
             self.epoch += 1
+            if not lead:  # rank 0 validates and decides; the others follow its decision
+                if dist.broadcast_float(0.0, self.world):
+                    break
+                continue
             val = self.validate()
             stego, revealed = val.pop("grid")
             save_grid(self.out / "grids" / f"epoch_{self.epoch:03d}.png", self.val[0][:4], self.val[1][:4],
@@ -225,30 +245,34 @@ class Trainer:
                 self.bad_epochs += 1
             self.save_checkpoint()
             last_ckpt = time.monotonic()
+            if on_epoch is not None:
+                on_epoch(row)
             if self.bad_epochs >= cfg.patience:
                 stop_reason = "early stopping"
-                break
-            if self.elapsed >= budget:
+            elif self.elapsed >= budget:
                 stop_reason = "time budget"
-                break
-            if stop_after_epoch is not None and self.epoch >= stop_after_epoch:
+            elif stop_after_epoch is not None and self.epoch >= stop_after_epoch:
                 stop_reason = "paused"
+            if dist.broadcast_float(float(stop_reason != "epochs"), self.world):
                 break
-        final = save_weights(self.model, self.out / "model", **self.info(), metrics=row, stopped=stop_reason)
+        final = self.out / "model.safetensors"
+        if lead:
+            final = save_weights(self.model, self.out / "model", **self.info(), metrics=row, stopped=stop_reason)
         if writer:
             writer.close()
+        dist.barrier(self.world)
         return final
 
     def train_step(self) -> float:
         cfg = self.cfg
         for g in self.opt.param_groups:
             g["lr"] = self.lr_now()
-        cover, secret = self.sampler.sample(cfg.batch)
+        cover, secret = self.sampler.sample(self.local_batch)
         cover = cover.contiguous(memory_format=torch.channels_last)
         secret = secret.contiguous(memory_format=torch.channels_last)
         quant = "noise" if self.step < cfg.quant_warmup_steps else "round"
         with self.autocast():
-            out = self.model(cover, secret, quant=quant)
+            out = self.net(cover, secret, quant=quant)
         loss = stego_loss(cfg.loss, cover, secret, out.stego, out.revealed, step=self.step)["total"]
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -258,9 +282,7 @@ class Trainer:
         return float(loss.detach())
 
     def snapshot(self) -> None:
-        minutes = self.elapsed / 60
-        save_weights(self.model, self.out / "snapshots" / f"t{minutes:07.2f}min", **self.info())
-        self.next_snapshot += self.cfg.snapshot_minutes * 60
+        save_weights(self.model, self.out / "snapshots" / f"step{self.step:07d}", **self.info())
 
 
 def _tensorboard(folder: Path):
@@ -274,5 +296,10 @@ def _tensorboard(folder: Path):
 def train(cfg: TrainConfig) -> Path:
     """Train a model as ``cfg`` says and return the path of the final weights file."""
     model_entry(cfg.arch)
-    (Path(cfg.out) / "snapshots").mkdir(parents=True, exist_ok=True) if cfg.snapshot_minutes > 0 else None
-    return Trainer(cfg).run()
+    trainer = Trainer(cfg)
+    if cfg.snapshot_minutes > 0 and trainer.rank == 0:
+        (Path(cfg.out) / "snapshots").mkdir(parents=True, exist_ok=True)
+    try:
+        return trainer.run()
+    finally:
+        dist.shutdown(trainer.world)
