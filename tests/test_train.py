@@ -103,3 +103,12 @@ def test_two_process_ddp_training(train_folder, tmp_path):
         rows = [json.loads(l) for l in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
         assert len(rows) == 4  # one writer, not two
         assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+
+
+def test_wandb_offline_logging(train_folder, tmp_path):
+    pytest.importorskip("wandb", reason="the wandb extra is not installed")
+    proc = run_cli("train", "--data", train_folder, "--out", tmp_path / "run", "--size", "32", "--batch", "2",
+                   "--epochs", "2", "--steps-per-epoch", "2", "--opt", "width=8", "--quiet", "--wandb", "offline")
+    assert proc.returncode == 0, proc.stderr
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))

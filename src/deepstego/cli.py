@@ -136,7 +136,7 @@ def cmd_train(a) -> int:
                       batch=a.batch, lr=a.lr, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
                       max_minutes=a.max_minutes, patience=a.patience, seed=a.seed, precision=a.precision,
                       loss=loss, checkpoint_minutes=a.checkpoint_minutes, snapshot_minutes=a.snapshot_minutes,
-                      resume=a.resume, progress=not a.quiet)
+                      resume=a.resume, progress=not a.quiet, wandb=a.wandb)
     path = train(cfg)
     print(f"weights written to {path}")
     return 0
@@ -290,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="runs/train")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--wandb", nargs="?", const="online", choices=("online", "offline"),
+                   help="also log to Weights & Biases ('offline' needs no network; needs the 'wandb' extra)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="hide and reveal every pair through saved PNGs and report SSIM/PSNR")

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ..data import PairSampler, PhotoBank, fixed_pairs, list_images, split_by_photo
 from ..data.corpus import manifest_hash
-from ..errors import DeepStegoError
+from ..errors import DeepStegoError, missing_extra
 from ..metrics import psnr, ssim
 from ..models import create_model, model_entry
 from ..models.weights import load_weights, save_weights
@@ -51,6 +51,7 @@ class TrainConfig:
     snapshot_minutes: float = 0.0  # >0: keep a weights snapshot this often (for time-to-quality curves)
     resume: bool = False
     progress: bool = True
+    wandb: str | None = None  # "online" or "offline": also log to Weights & Biases
 
 
 def _data_manifest(folder: Path, paths: list[Path]) -> str:
@@ -126,8 +127,8 @@ class Trainer:
 
     def info(self) -> dict:
         cfg = asdict(self.cfg)
-        cfg.pop("resume", None)
-        cfg.pop("progress", None)
+        for k in ("resume", "progress", "wandb"):
+            cfg.pop(k, None)
         return {"recipe": cfg, "data_manifest_sha256": self.manifest, "split": self.split,
                 "trained": {"steps": self.step, "epochs": self.epoch, "minutes": round(self.elapsed / 60, 2),
                             "pairs": self.step * self.cfg.batch}}
@@ -189,6 +190,7 @@ class Trainer:
         if lead:
             (self.out / "grids").mkdir(parents=True, exist_ok=True)
         writer = _tensorboard(self.out / "tb") if lead else None
+        wb = _wandb(cfg.wandb, self.out, self.info()["recipe"]) if lead and cfg.wandb else None
         last_ckpt = time.monotonic()
         budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         stop_reason = "epochs"
@@ -233,6 +235,8 @@ class Trainer:
                     if k not in ("epoch", "step"):
                         writer.add_scalar(k, v, self.step)
                 writer.flush()
+            if wb:
+                wb.log(row, step=self.step)
             if cfg.progress:
                 print(f"epoch {self.epoch}: val loss {val['val_loss']:.4f} cover SSIM {val['cover_ssim']:.4f} "
                       f"secret SSIM {val['secret_ssim']:.4f} ({row['pairs_per_s']:.1f} pairs/s)", flush=True)
@@ -260,6 +264,8 @@ class Trainer:
             final = save_weights(self.model, self.out / "model", **self.info(), metrics=row, stopped=stop_reason)
         if writer:
             writer.close()
+        if wb:
+            wb.finish()
         dist.barrier(self.world)
         return final
 
@@ -291,6 +297,16 @@ def _tensorboard(folder: Path):
     except ImportError:  # tensorboard is optional; metrics.jsonl is always written
         return None
     return SummaryWriter(str(folder))
+
+
+def _wandb(mode: str, out: Path, recipe: dict):
+    try:
+        import wandb
+    except ImportError:
+        raise missing_extra("wandb", "wandb") from None
+    if mode not in ("online", "offline"):
+        raise DeepStegoError(f"--wandb must be online or offline, not {mode!r}")
+    return wandb.init(project="deepstego", dir=str(out), mode=mode, config=recipe, name=out.name)
 
 
 def train(cfg: TrainConfig) -> Path:
