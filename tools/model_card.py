@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "src" / "deepstego" / "weights"
 RESULTS = ROOT / "results"
-COMPARE = ["lsb-4", "lsb-3", "baluja-20min", "dsnet-v1-20min"]
+COMPARE = ["lsb-4", "lsb-3", "baluja-15min", "dsnet-v1-15min"]
 
 
 def _load(name: str) -> dict | None:
