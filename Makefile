@@ -25,7 +25,7 @@ install-dev: .venv/.dev
 demo: install
 	@mkdir -p $(DEMO)
 	$(STEGO) hide examples/cover.png examples/secret.png -o $(DEMO)/stego.png --overwrite
-	$(STEGO) reveal $(DEMO)/stego.png -o $(DEMO)/revealed.png --overwrite
+	$(STEGO) reveal $(DEMO)/stego.png -o $(DEMO)/revealed.png --size 600x400 --overwrite
 	$(STEGO) compare examples/cover.png $(DEMO)/stego.png --label "cover vs stego"
 	$(STEGO) compare examples/secret.png $(DEMO)/revealed.png --label "secret vs revealed"
 	@echo "demo outputs: $(DEMO)/stego.png (cover with the secret inside), $(DEMO)/revealed.png (secret recovered from the saved PNG)"
