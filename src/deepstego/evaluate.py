@@ -89,11 +89,14 @@ def time_to_quality(run_dir: str | Path, *, size: int = 256, plot: Path | None =
         snaps.append(final)
     if not snaps:
         raise DeepStegoError(f"{run_dir}: no weights snapshots (train with --snapshot-minutes)")
-    points = []
+    points, seen = [], set()
     for path in snaps:
-        minutes = read_meta(path)["trained"]["minutes"]
+        meta = read_meta(path)
+        if meta["sha256"] in seen:  # the final weights are often the last snapshot too
+            continue
+        seen.add(meta["sha256"])
         res = evaluate(load_weights(path), size=size, precision=precision)
-        points.append({"minutes": minutes, "file": path.name, **res["mean"]})
+        points.append({"minutes": meta["trained"]["minutes"], "file": path.name, **res["mean"]})
     points.sort(key=lambda p: p["minutes"])
     if plot:
         _plot_curve(points, Path(plot))

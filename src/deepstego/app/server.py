@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from ..core import DEFAULT_MODEL, hide, load_model, model_names, reveal
 from ..errors import DeepStegoError, missing_extra
-from ..images import load_rgb, save_png
+from ..images import fit_letterbox, load_rgb, save_png
 from ..metrics import image_metrics
 from ..models.weights import read_meta, shipped_weights
 from ..report import comparison_grid
@@ -108,28 +109,23 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
     try:
         model = load_model(model_name or None)
         cover = load_rgb(cover_p, name="the cover", strict=True)
-        secret = load_rgb(secret_p, name="the secret", strict=False)
-        stego = hide(cover, secret, model=model)
+        fitted = fit_letterbox(load_rgb(secret_p, name="the secret", strict=False), cover.shape[1], cover.shape[0])
+        stego = hide(cover, fitted, model=model)
         out = work.request_dir() / "stego.png"
         save_png(stego, out)
         stego_back = np.asarray(Image.open(out).convert("RGB"))  # reveal what the download holds
         revealed = reveal(stego_back, model=model)
     except DeepStegoError as exc:
         raise _fail(exc) from None
-    from ..images import fit_letterbox
-
-    fitted = fit_letterbox(secret, cover.shape[1], cover.shape[0])
     cm, sm = image_metrics(cover, stego_back), image_metrics(fitted, revealed)
     figures = _figures("Cover vs stego", cm) + "  \n" + _figures("Secret vs revealed (from the saved PNG)", sm)
-    import torch
-
     t = [torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255 for a in (cover, fitted, stego_back, revealed)]
     strip = comparison_grid(*t)
     return (stego_back, str(out), revealed, figures, _noise_graph(cover, stego_back, "cover vs stego"),
             _noise_graph(fitted, revealed, "secret vs revealed"), strip)
 
 
-def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Limits, progress=None):
+def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Limits):
     from ..report.video import frame_report
     from ..video import hide_video, reveal_video
     from ..video.io import VideoWriter, decode
@@ -248,7 +244,6 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
             gr.Markdown(about_text())
     # two cores: one job at a time uses both; others wait in the queue
     demo.queue(default_concurrency_limit=1, max_size=64)
-    demo.deepstego_workspace = work
     return demo
 
 

@@ -88,17 +88,17 @@ def run_sweep(data: str, *, trials: int, out: str | Path = "runs/sweep", storage
                           val_pairs=16, warmup_steps=min(50, steps_per_epoch),
                           quant_warmup_steps=epochs * steps_per_epoch // 3,
                           loss=LossConfig(beta=p["beta"], cover_ramp_steps=epochs * steps_per_epoch // 3))
-        curve = []
+        rows = []
 
         def on_epoch(row):
-            curve.append([row["epoch"], row["val_loss"]])
-            trial.set_user_attr("curve", curve)
+            rows.append(row)
+            trial.set_user_attr("curve", [[r["epoch"], r["val_loss"]] for r in rows])
             trial.report(row["val_loss"], row["epoch"])
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
         weights = Trainer(cfg).run(on_epoch=on_epoch)
-        last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+        last = rows[-1]
         for k in ("cover_ssim", "secret_ssim", "cover_psnr", "secret_psnr", "minutes"):
             trial.set_user_attr(k, last[k])
         trial.set_user_attr("weights", str(Path(weights).resolve()))

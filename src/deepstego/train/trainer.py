@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -79,8 +80,7 @@ class Trainer:
             raise DeepStegoError(f"--batch {cfg.batch} does not split evenly over {self.world} processes")
         self.local_batch = cfg.batch // self.world
         torch.manual_seed(cfg.seed)
-        # each rank draws its own pairs
-        self.sampler = PairSampler(PhotoBank(train_paths, cfg.max_side), cfg.size, seed=cfg.seed + 1000 * self.rank)
+        self.sampler = PairSampler(PhotoBank(train_paths, cfg.max_side), cfg.size, seed=self._sampler_seed())
         val_bank = PhotoBank(val_paths, cfg.max_side)
         self.val = fixed_pairs(val_bank, cfg.size, cfg.val_pairs, seed=cfg.seed + 1)
         if cfg.init:
@@ -102,6 +102,10 @@ class Trainer:
         self.best_val = math.inf
         self.bad_epochs = 0
         self.next_snapshot = cfg.snapshot_minutes * 60 if cfg.snapshot_minutes > 0 else math.inf
+
+    def _sampler_seed(self) -> int:
+        """Each rank draws its own pairs."""
+        return self.cfg.seed + 1000 * self.rank
 
     # -- schedule ---------------------------------------------------------------------------------------------
     def progress(self) -> float:
@@ -152,7 +156,7 @@ class Trainer:
         if self.rank == 0:
             self.sampler.set_state(json.loads(state["sampler"]))
         else:  # only rank 0's sampler is saved; the others continue from a fresh, step-dependent seed
-            self.sampler.rng = __import__("numpy").random.default_rng(self.cfg.seed + 1000 * self.rank + self.step)
+            self.sampler.rng = np.random.default_rng(self._sampler_seed() + self.step)
 
     # -- validation ---------------------------------------------------------------------------------------------
     @torch.no_grad()
