@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from deepstego.metrics import image_metrics
+from deepstego.video.io import decode
 
 from .conftest import ROOT, run_cli, skimage_photo, square
 from .videos import make_clip
@@ -32,11 +33,25 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def app_tmp(tmp_path_factory):
+    """The server's TMPDIR: its workspace (and Gradio's cache inside it) is created here."""
+    return tmp_path_factory.mktemp("app-tmp")
+
+
+def _request_dirs_left(app_tmp: Path, wait: float = 10.0) -> list[Path]:
+    """Request folders still present once in-flight requests have had ``wait`` seconds to finish."""
+    deadline = time.time() + wait
+    while (left := list(app_tmp.glob("deepstego-app-*/req-*"))) and time.time() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, app_tmp):
     port = _free_port()
     exe = Path(sys.executable).parent / "deepstego"
     log = tmp_path_factory.mktemp("app") / "server.log"
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(app_tmp))
     with open(log, "w") as f:
         proc = subprocess.Popen([str(exe), "app", "--port", str(port), "--max-upload-mb", "5"], stdout=f,
                                 stderr=subprocess.STDOUT, env=env)
@@ -74,7 +89,7 @@ def test_missing_extra_gives_an_install_hint():
     assert "Traceback" not in proc.stderr
 
 
-def test_twenty_concurrent_image_requests(server, small_pair):
+def test_twenty_concurrent_image_requests(server, small_pair, app_tmp):
     from gradio_client import Client, handle_file
 
     client = Client(server, verbose=False)
@@ -92,10 +107,14 @@ def test_twenty_concurrent_image_requests(server, small_pair):
         stego = np.asarray(Image.open(stego_png).convert("RGB"))
         assert stego.shape == (160, 160, 3)
         assert "SSIM" in res[3]
+    # every request's working folder is gone; the served copies live in Gradio's cache inside the workspace
+    assert len(list(app_tmp.glob("deepstego-app-*"))) == 1
+    assert _request_dirs_left(app_tmp) == []
+    assert list(app_tmp.glob("deepstego-app-*/gradio/**/stego.png"))
 
 
 @pytest.mark.browser
-def test_browser_image_video_reveal_and_errors(server, small_pair, tmp_path):
+def test_browser_image_video_reveal_and_errors(server, small_pair, app_tmp, tmp_path):
     pw = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
@@ -122,29 +141,17 @@ def test_browser_image_video_reveal_and_errors(server, small_pair, tmp_path):
         page.locator("#img-stego img").wait_for(timeout=120_000)
         page.locator("#img-revealed img").wait_for(timeout=120_000)
         page.locator("#img-stego-file a").first.wait_for(timeout=60_000)
-        with page.expect_download() as dl:
-            page.locator("#img-stego-file a").first.click()
-        stego_path = out / "stego.png"
-        dl.value.save_as(stego_path)
+        stego_path = _download(page, "#img-stego-file a", out / "stego.png")
         assert Image.open(stego_path).format == "PNG"
-        page.screenshot(path=str(out / "image_tab.png"), full_page=True)
-        shutil.copy(out / "image_tab.png", shots / "image_tab.png")
+        _screenshot(page, out, shots, "image_tab.png")
         # Reveal tab, with the downloaded stego
-        page.get_by_role("tab", name="Reveal").click()
-        page.locator("#rev-file input[type=file]").set_input_files(str(stego_path))
-        page.locator("#rev-go").click()
-        img = page.locator("#rev-image img")
-        img.wait_for(timeout=120_000)
-        src = img.get_attribute("src")
-        revealed = out / "revealed.png"
-        urllib.request.urlretrieve(src if src.startswith("http") else server.rstrip("/") + src, revealed)
+        revealed = _reveal_in_tab(page, server, stego_path, "#rev-image img", out / "revealed.png")
         got = np.asarray(Image.open(revealed).convert("RGB"))
         want = np.asarray(Image.open(secret).convert("RGB"))
         assert image_metrics(want, got)["ssim"] > 0.70
-        page.screenshot(path=str(out / "reveal_tab.png"), full_page=True)
-        shutil.copy(out / "reveal_tab.png", shots / "reveal_tab.png")
+        _screenshot(page, out, shots, "reveal_tab.png")
         # an invalid upload shows a readable message in the page
-        page.locator("#rev-file button[aria-label*='Clear'], #rev-file button[aria-label*='clear']").first.click()
+        page.locator(CLEAR_REVEAL).first.click()
         page.locator("#rev-file input[type=file]").set_input_files(str(bad))
         page.locator("#rev-go").click()
         page.get_by_text("not a recognised image file").first.wait_for(timeout=60_000)
@@ -157,6 +164,44 @@ def test_browser_image_video_reveal_and_errors(server, small_pair, tmp_path):
         page.locator("#vid-stego a").first.wait_for(timeout=60_000)
         text = page.locator("#vid-figures").inner_text()
         assert "Secret SSIM" in text
-        page.screenshot(path=str(out / "video_tab.png"), full_page=True)
-        shutil.copy(out / "video_tab.png", shots / "video_tab.png")
+        _screenshot(page, out, shots, "video_tab.png")
+        # reveal the downloaded lossless stego video in the Reveal tab
+        vstego = _download(page, "#vid-stego a", out / "stego.mkv")
+        vrevealed = _reveal_in_tab(page, server, vstego, "#rev-video video", out / "revealed.mp4", clear=True)
         browser.close()
+    got = [f for _, f in decode(vrevealed)]
+    want = [f for _, f in decode(vsecret)]
+    assert len(got) == len(want) == 8
+    assert np.mean([image_metrics(w, g)["ssim"] for w, g in zip(want, got)]) > 0.70
+    assert _request_dirs_left(app_tmp) == []
+
+
+CLEAR_REVEAL = "#rev-file button[aria-label*='Clear'], #rev-file button[aria-label*='clear']"
+
+
+def _download(page, link: str, dest: Path) -> Path:
+    with page.expect_download() as dl:
+        page.locator(link).first.click()
+    dl.value.save_as(dest)
+    return dest
+
+
+def _screenshot(page, out: Path, shots: Path, name: str) -> None:
+    """Into the test's output folder, and into docs/screenshots for the README."""
+    page.screenshot(path=str(out / name), full_page=True)
+    shutil.copy(out / name, shots / name)
+
+
+def _reveal_in_tab(page, server: str, stego: Path, result: str, dest: Path, clear: bool = False) -> Path:
+    """Upload ``stego`` in the Reveal tab (``clear``: remove the previous upload first), click Reveal and fetch the
+    media element ``result`` shows."""
+    page.get_by_role("tab", name="Reveal").click()
+    if clear:
+        page.locator(CLEAR_REVEAL).first.click()
+    page.locator("#rev-file input[type=file]").set_input_files(str(stego))
+    page.locator("#rev-go").click()
+    media = page.locator(result)
+    media.wait_for(timeout=300_000)
+    src = media.get_attribute("src")
+    urllib.request.urlretrieve(src if src.startswith("http") else server.rstrip("/") + src, dest)
+    return dest

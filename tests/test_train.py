@@ -59,6 +59,20 @@ def test_resume_matches_uninterrupted(train_folder, tmp_path):
         assert torch.allclose(a[k], b[k], atol=1e-6), k
 
 
+def test_fine_tune_from_shipped_weights_skips_the_warm_ups(train_folder, tmp_path):
+    from deepstego.models.weights import shipped_weights
+
+    proc = run_cli("train", "--data", train_folder, "--init", shipped_weights()["dsnet-v1"], "--size", "64",
+                   "--batch", "4", "--epochs", "1", "--steps-per-epoch", "10", "--lr", "1e-4", "--quiet",
+                   "--out", tmp_path / "ft")
+    assert proc.returncode == 0, proc.stderr
+    meta = read_meta(tmp_path / "ft" / "model.safetensors")
+    assert meta["recipe"]["quant_warmup_steps"] == 0 and meta["recipe"]["loss"]["cover_ramp_steps"] == 0
+    assert meta["config"]["width"] == 48  # the architecture comes from the weights
+    row = json.loads((tmp_path / "ft" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert row["secret_ssim"] > 0.8 and row["cover_ssim"] > 0.9
+
+
 def test_refuses_to_overwrite_a_run(train_folder, tmp_path):
     cfg = _cfg(train_folder, tmp_path / "run", arch_options={"width": 8}, epochs=1, steps_per_epoch=2)
     train(cfg)

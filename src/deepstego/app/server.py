@@ -1,8 +1,9 @@
 """Gradio 6 app over the library API: an Image tab, a Video tab, a Reveal tab, a model dropdown and an About panel.
 
 Uploads are read only from the paths Gradio hands over (its own upload cache); every file the app writes goes to a
-per-request folder inside the app's temporary folder, and request folders older than a few minutes are deleted at
-the next request and at exit. Errors reach the page as one readable sentence (``gr.Error``), never a stack trace.
+per-request folder inside the app's temporary folder, deleted as soon as the request ends. The handlers are
+generators: Gradio copies what they yield into its own cache (which it sweeps after ``KEEP_SECONDS``) before it
+resumes them, and resuming leaves the request folder's ``with`` block. Errors reach the page as one readable sentence (``gr.Error``), never a stack trace.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
-import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ try:
 except ImportError:  # the [app] extra is optional
     gr = None
 
-KEEP_SECONDS = 600  # request folders live this long so Gradio can serve their files
+KEEP_SECONDS = 600  # Gradio keeps its cached copies of uploads and results this long, to serve the downloads
 
 
 @dataclass
@@ -43,21 +44,21 @@ class Limits:
 
 
 class Workspace:
-    """The app's temporary folder: one sub-folder per request, old ones swept away."""
+    """The app's temporary folder: one sub-folder per request, removed when the request ends."""
 
     def __init__(self, root: Path | None = None):
         self.root = Path(root or tempfile.mkdtemp(prefix="deepstego-app-"))
         self.root.mkdir(parents=True, exist_ok=True)
         atexit.register(shutil.rmtree, self.root, ignore_errors=True)
 
-    def request_dir(self) -> Path:
-        now = time.time()
-        for d in self.root.glob("req-*"):
-            if now - d.stat().st_mtime > KEEP_SECONDS:
-                shutil.rmtree(d, ignore_errors=True)
+    @contextmanager
+    def request_dir(self):
         d = self.root / f"req-{uuid.uuid4().hex[:12]}"
         d.mkdir()
-        return d
+        try:
+            yield d
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def _upload_path(upload, what: str) -> Path:
@@ -106,23 +107,25 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
     cover_p, secret_p = _upload_path(cover_file, "a cover image"), _upload_path(secret_file, "a secret image")
     for p, what in ((cover_p, "cover"), (secret_p, "secret")):
         _check_size(p, limits, what)
-    try:
-        model = load_model(model_name or None)
-        cover = load_rgb(cover_p, name="the cover", strict=True)
-        fitted = fit_letterbox(load_rgb(secret_p, name="the secret", strict=False), cover.shape[1], cover.shape[0])
-        stego = hide(cover, fitted, model=model)
-        out = work.request_dir() / "stego.png"
-        save_png(stego, out)
-        stego_back = np.asarray(Image.open(out).convert("RGB"))  # reveal what the download holds
-        revealed = reveal(stego_back, model=model)
-    except DeepStegoError as exc:
-        raise _fail(exc) from None
-    cm, sm = image_metrics(cover, stego_back), image_metrics(fitted, revealed)
-    figures = _figures("Cover vs stego", cm) + "  \n" + _figures("Secret vs revealed (from the saved PNG)", sm)
-    t = [torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255 for a in (cover, fitted, stego_back, revealed)]
-    strip = comparison_grid(*t)
-    return (stego_back, str(out), revealed, figures, _noise_graph(cover, stego_back, "cover vs stego"),
-            _noise_graph(fitted, revealed, "secret vs revealed"), strip)
+    with work.request_dir() as d:
+        try:
+            model = load_model(model_name or None)
+            cover = load_rgb(cover_p, name="the cover", strict=True)
+            fitted = fit_letterbox(load_rgb(secret_p, name="the secret", strict=False), cover.shape[1],
+                                   cover.shape[0])
+            stego = hide(cover, fitted, model=model)
+            out = d / "stego.png"
+            save_png(stego, out)
+            stego_back = np.asarray(Image.open(out).convert("RGB"))  # reveal what the download holds
+            revealed = reveal(stego_back, model=model)
+        except DeepStegoError as exc:
+            raise _fail(exc) from None
+        cm, sm = image_metrics(cover, stego_back), image_metrics(fitted, revealed)
+        figures = _figures("Cover vs stego", cm) + "  \n" + _figures("Secret vs revealed (from the saved PNG)", sm)
+        t = [torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255 for a in (cover, fitted, stego_back, revealed)]
+        strip = comparison_grid(*t)
+        yield (stego_back, str(out), revealed, figures, _noise_graph(cover, stego_back, "cover vs stego"),
+               _noise_graph(fitted, revealed, "secret vs revealed"), strip)
 
 
 def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Limits):
@@ -131,31 +134,31 @@ def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Li
     from ..video.io import VideoWriter, decode
 
     cover_p, secret_p = _upload_path(cover_file, "a cover video"), _upload_path(secret_file, "a secret video")
-    d = work.request_dir()
-    try:
-        for p, what in ((cover_p, "cover video"), (secret_p, "secret video")):
-            _check_size(p, limits, what)
-            info = probe(p)
-            if info.duration > limits.max_video_seconds or info.frames > limits.max_video_frames:
-                raise gr.Error(f"The {what} lasts {info.duration:.1f} s; the limit is {limits.max_video_seconds:g} s.",
-                               print_exception=False)
-        stego = hide_video(cover_p, secret_p, d / "stego.mkv", model=model_name or None, trim=True)
-        revealed = reveal_video(stego.path, d / "revealed.mp4", model=model_name or None)
-        summary = frame_report(cover_p, secret_p, stego.path, d / "report", model=model_name or None)
-        # a browser-playable preview of the stego (H.264 is lossy: the download is the lossless MKV)
-        info = probe(stego.path)
-        preview = VideoWriter(d / "stego_preview.mp4", "h264", info.width, info.height, info.rate)
-        with preview:
-            for t, rgb in decode(stego.path):
-                preview.write(rgb, t)
-            preview.commit()
-    except DeepStegoError as exc:
-        raise _fail(exc) from None
-    text = (f"{stego.frames} frames, {stego.hidden} carry the secret. Cover SSIM per frame: min "
-            f"{summary['min_cover_ssim']:.4f}, mean {summary['mean_cover_ssim']:.4f}. Secret SSIM (revealed from the "
-            f"saved file): mean {summary['mean_secret_ssim']:.4f}, min {summary['min_secret_ssim']:.4f}.")
-    return (str(stego.path), str(d / "stego_preview.mp4"), str(revealed.path), text,
-            str(d / "report" / "cover_ssim.png"), str(d / "report" / "secret_ssim.png"))
+    with work.request_dir() as d:
+        try:
+            for p, what in ((cover_p, "cover video"), (secret_p, "secret video")):
+                _check_size(p, limits, what)
+                info = probe(p)
+                if info.duration > limits.max_video_seconds or info.frames > limits.max_video_frames:
+                    raise gr.Error(f"The {what} lasts {info.duration:.1f} s; the limit is "
+                                   f"{limits.max_video_seconds:g} s.", print_exception=False)
+            stego = hide_video(cover_p, secret_p, d / "stego.mkv", model=model_name or None, trim=True)
+            revealed = reveal_video(stego.path, d / "revealed.mp4", model=model_name or None)
+            summary = frame_report(cover_p, secret_p, stego.path, d / "report", model=model_name or None)
+            # a browser-playable preview of the stego (H.264 is lossy: the download is the lossless MKV)
+            info = probe(stego.path)
+            preview = VideoWriter(d / "stego_preview.mp4", "h264", info.width, info.height, info.rate)
+            with preview:
+                for t, rgb in decode(stego.path):
+                    preview.write(rgb, t)
+                preview.commit()
+        except DeepStegoError as exc:
+            raise _fail(exc) from None
+        text = (f"{stego.frames} frames, {stego.hidden} carry the secret. Cover SSIM per frame: min "
+                f"{summary['min_cover_ssim']:.4f}, mean {summary['mean_cover_ssim']:.4f}. Secret SSIM (revealed from "
+                f"the saved file): mean {summary['mean_secret_ssim']:.4f}, min {summary['min_secret_ssim']:.4f}.")
+        yield (str(stego.path), str(d / "stego_preview.mp4"), str(revealed.path), text,
+               str(d / "report" / "cover_ssim.png"), str(d / "report" / "secret_ssim.png"))
 
 
 def reveal_file(stego_file, model_name, work: Workspace, limits: Limits):
@@ -163,14 +166,16 @@ def reveal_file(stego_file, model_name, work: Workspace, limits: Limits):
 
     path = _upload_path(stego_file, "a stego image or video")
     _check_size(path, limits, "stego file")
-    try:
-        if is_video_path(path):
-            out = reveal_video(path, work.request_dir() / "revealed.mp4", model=model_name or None)
-            return gr.update(value=None, visible=False), gr.update(value=str(out.path), visible=True)
-        revealed = reveal(path, model=model_name or None)
-    except DeepStegoError as exc:
-        raise _fail(exc) from None
-    return gr.update(value=np.asarray(revealed), visible=True), gr.update(value=None, visible=False)
+    with work.request_dir() as d:
+        try:
+            if is_video_path(path):
+                out = reveal_video(path, d / "revealed.mp4", model=model_name or None)
+                yield gr.update(value=None, visible=False), gr.update(value=str(out.path), visible=True)
+                return
+            revealed = reveal(path, model=model_name or None)
+        except DeepStegoError as exc:
+            raise _fail(exc) from None
+        yield gr.update(value=np.asarray(revealed), visible=True), gr.update(value=None, visible=False)
 
 
 def about_text() -> str:
@@ -213,7 +218,10 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
                 noise_s = gr.Image(label="Noise graph: secret", format="png", interactive=False)
             strip = gr.Image(label="cover · secret · stego · revealed · |cover diff|×10 · |secret diff|×10",
                              format="png", interactive=False)
-            go.click(lambda c, s, m: hide_images(c, s, m, work, limits), [cover, secret, model],
+            def run_image(c, s, m):  # generators (see the module docstring): a lambda would hide that
+                yield from hide_images(c, s, m, work, limits)
+
+            go.click(run_image, [cover, secret, model],
                      [stego_img, stego_png, revealed_img, figures, noise_c, noise_s, strip], api_name="hide_image")
         with gr.Tab("Video", id="video"):
             with gr.Row():
@@ -230,7 +238,7 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
                 vchart_s = gr.Image(label="Secret SSIM per frame", interactive=False)
 
             def run_video(c, s, m, progress=gr.Progress(track_tqdm=True)):
-                return hide_videos(c, s, m, work, limits)
+                yield from hide_videos(c, s, m, work, limits)
 
             vgo.click(run_video, [vcover, vsecret, model], [vstego, vpreview, vrevealed, vtext, vchart_c, vchart_s],
                       api_name="hide_video")
@@ -239,7 +247,10 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
             rgo = gr.Button("Reveal", variant="primary", elem_id="rev-go")
             rimg = gr.Image(label="Revealed secret", format="png", interactive=False, elem_id="rev-image")
             rvid = gr.Video(label="Revealed secret video", interactive=False, visible=False, elem_id="rev-video")
-            rgo.click(lambda f, m: reveal_file(f, m, work, limits), [rfile, model], [rimg, rvid], api_name="reveal")
+            def run_reveal(f, m):
+                yield from reveal_file(f, m, work, limits)
+
+            rgo.click(run_reveal, [rfile, model], [rimg, rvid], api_name="reveal")
         with gr.Accordion("About", open=False):
             gr.Markdown(about_text())
     # two cores: one job at a time uses both; others wait in the queue
