@@ -12,6 +12,9 @@ DEMO   := out/demo
 	# pinned CPU build of torch first, so no other requirement can pull a CUDA build
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[eval]'
+	# sealwatch's chi-square and SPA attacks; --no-deps because its metadata requires torchvision (a CUDA build
+	# here), which the two attack modules deepstego loads do not use (see steganalysis/classical.py)
+	$(PIP) install -q --no-deps sealwatch==2025.9
 	touch $@
 
 .venv/.dev: .venv/.base

@@ -224,6 +224,44 @@ def cmd_bench(a) -> int:
     return bench_main(a)
 
 
+def cmd_detect(a) -> int:
+    from .images import check_output
+    from .steganalysis.detect import expand, score_files, write_csv
+
+    out = check_output(a.csv, overwrite=a.overwrite, inputs=a.paths)
+    files = expand(a.paths)
+    rows, threshold = score_files(files, a.method, a.detector, a.reference, a.threshold)
+    write_csv(rows, out)
+    flagged = sum(r["verdict"] == "stego" for r in rows)
+    print(f"{len(rows)} images scored by {a.method}: {flagged} look like stego (score >= {threshold:g}); "
+          f"CSV written to {out}")
+    return 0
+
+
+def cmd_detect_train(a) -> int:
+    from .steganalysis.detect import train_detector
+
+    path = train_detector(a.method, a.hider, a.data, a.pairs, a.out, size=a.size, epochs=a.epochs, batch=a.batch,
+                          lr=a.lr, max_minutes=a.max_minutes, seed=a.seed, overwrite=a.overwrite,
+                          progress=not a.quiet)
+    print(f"detector written to {path}")
+    return 0
+
+
+def cmd_detect_eval(a) -> int:
+    from .evaluate import write_json
+    from .steganalysis.detect import evaluate_detector
+
+    res = evaluate_detector(a.method, a.hider, detector_path=a.detector, images=a.images, pairs=a.pairs,
+                            size=a.size, seed=a.seed, roc_png=a.roc)
+    print(f"{res['method']} vs {res['hider']} on {res['pairs']} clean + {res['pairs']} stego images "
+          f"({res['photos']}, {res['size']} px): AUC {res['auc']:.4f}, accuracy {res['accuracy']:.4f} "
+          f"at score >= {res['threshold']:g}")
+    if a.json:
+        write_json(res, Path(a.json))
+    return 0
+
+
 def _video_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=4, help="video frames per network call")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -352,11 +390,56 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--video", action="store_true", help="end-to-end video frames/s on the test videos instead")
     b.add_argument("--model", help="with --video: the model to time (default: dsnet-v1)")
     b.set_defaults(func=cmd_bench)
+
+    methods = ("classical", "cnn", "reveal", "siamese")
+    dt = sub.add_parser("detect", help="steganalysis: score images as clean or stego (CSV); "
+                        "also 'detect train' and 'detect eval'")
+    dt.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
+    dt.add_argument("--method", choices=methods, default="classical")
+    dt.add_argument("--detector", help="a trained detector (cnn, reveal, siamese)")
+    dt.add_argument("--reference", help="siamese: a known-clean image from the same source")
+    dt.add_argument("--threshold", type=float, help="verdict threshold on the score (default 0.15 classical, 0.5 learned)")
+    dt.add_argument("--csv", required=True, help="write one row per image here")
+    dt.add_argument("--overwrite", action="store_true")
+    dt.set_defaults(func=cmd_detect)
+
+    dtt = sub.add_parser("detect-train", prog="deepstego detect train",
+                         help="train a detector on clean/stego pairs made by a hider (alias: detect train)")
+    dtt.add_argument("--method", choices=methods[1:], default="cnn")
+    dtt.add_argument("--hider", required=True, help="model name or weights, or lsb-random:RATE")
+    dtt.add_argument("--data", required=True, help="folder of photos (see 'deepstego data prepare')")
+    dtt.add_argument("--pairs", type=int, default=1000, help="clean and stego examples, each")
+    dtt.add_argument("--size", type=int, default=128)
+    dtt.add_argument("--epochs", type=int, default=10)
+    dtt.add_argument("--batch", type=int, default=32)
+    dtt.add_argument("--lr", type=float, default=1e-3)
+    dtt.add_argument("--max-minutes", type=float)
+    dtt.add_argument("--seed", type=int, default=0)
+    dtt.add_argument("--out", required=True, help="detector weights (.safetensors, with its .json)")
+    dtt.add_argument("--overwrite", action="store_true")
+    dtt.add_argument("--quiet", action="store_true")
+    dtt.set_defaults(func=cmd_detect_train)
+
+    dte = sub.add_parser("detect-eval", prog="deepstego detect eval",
+                         help="accuracy, AUC and ROC of a detector on held-out photos (alias: detect eval)")
+    dte.add_argument("--method", choices=methods, default="cnn")
+    dte.add_argument("--detector", help="trained detector (not for classical)")
+    dte.add_argument("--hider", help="hider of the stego examples (default: the detector's)")
+    dte.add_argument("--images", help="folder of held-out photos (default: the evaluation photos)")
+    dte.add_argument("--pairs", type=int, default=200)
+    dte.add_argument("--size", type=int, help="crop size (default: the detector's training size, 128 classical)")
+    dte.add_argument("--seed", type=int, default=99)
+    dte.add_argument("--roc", help="write the ROC curve PNG here")
+    dte.add_argument("--json", help="write the figures here")
+    dte.set_defaults(func=cmd_detect_eval)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["detect"] and argv[1:2] in (["train"], ["eval"]):
+        argv = [f"detect-{argv[1]}"] + argv[2:]
     args = parser.parse_args(argv)
     try:
         return args.func(args)

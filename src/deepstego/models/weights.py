@@ -24,7 +24,7 @@ def sidecar(path: str | Path) -> tuple[Path, Path]:
 
 
 def save_weights(model: StegoModel, path: str | Path, **info) -> Path:
-    """Write the model's weights and config; ``info`` (recipe, data manifest hash, metrics…) goes in the JSON."""
+    """Write the model's (or detector's) weights and config; ``info`` (recipe, data manifest hash, metrics…) goes in the JSON."""
     wpath, cpath = sidecar(path)
     state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
     atomic_write(wpath, lambda tmp: save_file(state, str(tmp), metadata={"arch": model.arch}))
@@ -45,15 +45,16 @@ def read_meta(path: str | Path) -> dict:
     return meta
 
 
-def load_weights(path: str | Path) -> StegoModel:
-    """Build the model a weights file describes and load its tensors, after checking the sha256."""
+def load_weights(path: str | Path, factory=create_model):
+    """Build the model a weights file describes (``factory(arch, **config)``: stego models by default, detectors
+    with theirs) and load its tensors, after checking the sha256."""
     wpath, cpath = sidecar(path)
     if not wpath.exists():
         raise DeepStegoError(f"{wpath}: no such weights file")
     meta = read_meta(path)
     if sha256_file(wpath) != meta["sha256"]:
         raise DeepStegoError(f"{wpath}: sha256 does not match {cpath.name}; the file is corrupted or was replaced")
-    model = create_model(meta["arch"], **meta["config"])
+    model = factory(meta["arch"], **meta["config"])
     try:
         state = load_file(str(wpath))
         model.load_state_dict(state, strict=True)

@@ -1,0 +1,206 @@
+"""Scoring files, training and evaluating detectors.
+
+Scores are 0–1, higher = more likely stego: the fused classical score (see ``classical``) or the sigmoid of a
+learned detector's logit. Evaluation reports accuracy at the verdict threshold, ROC AUC and a ROC curve PNG.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data.dataset import list_images
+from ..data.evalset import eval_photos
+from ..errors import DeepStegoError
+from ..images import atomic_write, check_output, load_rgb, to_tensor
+from ..models.weights import load_weights, save_weights, sidecar
+from . import classical
+from .detectors import MIN_SIDE, create_detector
+from .pairs import labelled_examples
+
+THRESHOLDS = {"classical": 0.15, "learned": 0.5}  # classical: fused embedding-rate estimate; learned: probability
+MAX_SIDE = 1024  # learned detectors look at the centre of larger images
+
+
+def expand(paths: list[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = list_images(p)
+            if not found:
+                raise DeepStegoError(f"{p}: no images in this folder")
+            files += found
+        elif p.exists():
+            files.append(p)
+        else:
+            raise DeepStegoError(f"{p}: no such file or folder")
+    return files
+
+
+def load_detector(path: str | Path):
+    return load_weights(path, factory=create_detector)
+
+
+def _centre(x: torch.Tensor) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    if min(h, w) < MIN_SIDE:
+        raise DeepStegoError(f"the image is {w}x{h}; learned detectors need at least {MIN_SIDE} px a side")
+    th, tw = min(h, MAX_SIDE), min(w, MAX_SIDE)
+    y, x0 = (h - th) // 2, (w - tw) // 2
+    return x[..., y:y + th, x0:x0 + tw]
+
+
+@torch.inference_mode()
+def learned_scores(detector, images: torch.Tensor, references: torch.Tensor | None = None) -> np.ndarray:
+    """Probabilities for a batch of same-size images (N×3×H×W in [0, 1])."""
+    detector.eval()
+    out = []
+    for i in range(0, len(images), 32):
+        ref = None if references is None else references[i:i + 32]
+        out.append(torch.sigmoid(detector(images[i:i + 32], ref).float()))
+    return torch.cat(out).numpy()
+
+
+def score_files(files: list[Path], method: str, detector_path: str | None = None, reference: str | None = None,
+                threshold: float | None = None) -> tuple[list[dict], float]:
+    """One row per file: ``file``, the sub-test columns, ``score`` and ``verdict``; and the threshold used."""
+    if method == "classical":
+        threshold = THRESHOLDS["classical"] if threshold is None else threshold
+        rows = []
+        for f in files:
+            arr = load_rgb(f, name=str(f), strict=False)
+            rows.append({"file": str(f), **classical.analyse(arr)})
+    else:
+        if not detector_path:
+            raise DeepStegoError(f"--method {method} needs --detector (train one with 'deepstego detect train')")
+        det = load_detector(detector_path)
+        if det.method != method:
+            raise DeepStegoError(f"{detector_path} is a {det.method} detector, not {method}")
+        threshold = THRESHOLDS["learned"] if threshold is None else threshold
+        ref = None
+        if det.needs_reference:
+            if not reference:
+                raise DeepStegoError("the siamese detector needs --reference, a known-clean image from the same source")
+            ref = _centre(to_tensor(load_rgb(reference, name="the reference", strict=False)))
+        rows = []
+        for f in files:
+            x = _centre(to_tensor(load_rgb(f, name=str(f), strict=False)))
+            r = None
+            if ref is not None:  # the same size as the candidate, from the reference's centre
+                r = F.interpolate(ref, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            p = float(learned_scores(det, x, r)[0])
+            rows.append({"file": str(f), f"{method}_probability": p, "score": p})
+    for r in rows:
+        r["verdict"] = "stego" if r["score"] >= threshold else "clean"
+    return rows, threshold
+
+
+def write_csv(rows: list[dict], path: str | Path) -> Path:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: f"{v:.6f}" if isinstance(v, float) else v for k, v in r.items()})
+    return atomic_write(path, lambda tmp: tmp.write_text(buf.getvalue()))
+
+
+def train_detector(method: str, hider: str, data: str | Path, pairs: int, out: str | Path, *, size: int = 128,
+                   epochs: int = 10, batch: int = 32, lr: float = 1e-3, max_minutes: float | None = None,
+                   seed: int = 0, overwrite: bool = False, progress: bool = True) -> Path:
+    """Generate ``pairs`` clean and ``pairs`` stego examples from the photos in ``data``, train, save."""
+    for p in sidecar(out):  # fail before the work, not after it
+        check_output(p, overwrite=overwrite)
+    torch.manual_seed(seed)
+    paths = list_images(data)
+    det = create_detector(method, hider=hider)
+    images, refs, labels = labelled_examples(hider, paths, pairs, size, seed)
+    params = [p for p in det.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    steps = epochs * max(1, len(images) // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    start, step, history = time.monotonic(), 0, []
+    for epoch in range(1, epochs + 1):
+        det.train()
+        order = torch.randperm(len(images))
+        losses, correct = [], 0
+        for i in range(0, len(images) - batch + 1, batch):
+            idx = order[i:i + batch]
+            logits = det(images[idx], refs[idx] if det.needs_reference else None)
+            loss = F.binary_cross_entropy_with_logits(logits, labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            losses.append(loss.item())
+            correct += int(((logits > 0).float() == labels[idx]).sum())
+        row = {"epoch": epoch, "loss": float(np.mean(losses)), "train_accuracy": correct / (len(losses) * batch),
+               "minutes": (time.monotonic() - start) / 60}
+        history.append(row)
+        if progress:
+            print(f"epoch {epoch}: loss {row['loss']:.4f} train accuracy {row['train_accuracy']:.3f}", flush=True)
+        if max_minutes is not None and row["minutes"] >= max_minutes:
+            break
+    recipe = {"method": method, "hider": hider, "data": str(data), "pairs": pairs, "size": size, "epochs": epochs,
+              "batch": batch, "lr": lr, "seed": seed, "photos": [p.name for p in paths]}
+    return save_weights(det, out, recipe=recipe, history=history, trained={"steps": step, **history[-1]})
+
+
+def evaluate_detector(method: str, hider: str | None, *, detector_path: str | None = None, images: str | None = None,
+                      pairs: int = 200, size: int | None = None, seed: int = 99, roc_png: str | None = None) -> dict:
+    """Accuracy, AUC (and a ROC PNG) on held-out photos: the evaluation photos unless ``images`` is given."""
+    from torchmetrics.functional.classification import binary_auroc, binary_roc
+
+    det = None
+    if method != "classical":
+        if not detector_path:
+            raise DeepStegoError(f"evaluating a {method} detector needs --detector")
+        det = load_detector(detector_path)
+        hider = hider or det.config.get("hider")
+        size = size or det.meta["recipe"]["size"]
+    if not hider:
+        raise DeepStegoError("say which hider made the stego examples: --hider")
+    size = size or 128
+    paths = list_images(images) if images else eval_photos()
+    x, refs, labels = labelled_examples(hider, paths, pairs, size, seed, augment=False)
+    if det is None:
+        u8 = (x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        scores = np.array([classical.analyse(a)["score"] for a in u8])
+        threshold = THRESHOLDS["classical"]
+    else:
+        scores = learned_scores(det, x, refs[:len(x)] if det.needs_reference else None)
+        threshold = THRESHOLDS["learned"]
+    s, y = torch.from_numpy(scores).float(), labels.long()
+    res = {"method": method, "hider": hider, "detector": detector_path, "pairs": pairs, "size": size,
+           "photos": "evaluation photos" if not images else str(images),
+           "auc": float(binary_auroc(s, y)), "accuracy": float(((s >= threshold).long() == y).float().mean()),
+           "threshold": threshold, "mean_score_clean": float(s[y == 0].mean()),
+           "mean_score_stego": float(s[y == 1].mean())}
+    if roc_png:
+        fpr, tpr, _ = binary_roc(s, y)
+        _plot_roc(fpr.numpy(), tpr.numpy(), res, roc_png)
+        res["roc_png"] = str(roc_png)
+    return res
+
+
+def _plot_roc(fpr: np.ndarray, tpr: np.ndarray, res: dict, path: str | Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
+    ax.plot(fpr, tpr, label=f"{res['method']} vs {res['hider']} (AUC {res['auc']:.3f})")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="chance")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)

@@ -1,0 +1,167 @@
+"""Learned steganalysers, all trainable on this CPU at 128–256 px.
+
+- ``cnn``: an XuNet-class network: a high-pass SRM filter bank in front (initialised with the classical SRM
+  kernels, learnable), absolute value and truncation, then convolution, batch-norm and average-pooling stages with
+  no pooling before the first stage, global average pooling and a linear score.
+- ``reveal``: the seed paper's decoder-weights attack: the hider's own reveal network, frozen, turns the candidate
+  into its "revealed" image; a small convolutional head classifies that.
+- ``siamese``: twin ``cnn`` trunks over a known-clean reference image and the candidate; the head sees both
+  embeddings and their difference.
+
+Every detector returns one logit per image (higher = more likely stego) and runs fully convolutionally at any
+size of at least ``MIN_SIDE`` px.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from ..errors import DeepStegoError
+
+MIN_SIDE = 32
+
+
+def srm_kernels() -> torch.Tensor:
+    """Six classical SRM residual kernels as 5×5 arrays: 1st and 2nd order (both directions), SQUARE 3×3, KV 5×5."""
+    k = torch.zeros(6, 5, 5)
+    k[0, 2, 2:4] = torch.tensor([-1.0, 1.0])
+    k[1, 2:4, 2] = torch.tensor([-1.0, 1.0])
+    k[2, 2, 1:4] = torch.tensor([1.0, -2.0, 1.0]) / 2
+    k[3, 1:4, 2] = torch.tensor([1.0, -2.0, 1.0]) / 2
+    k[4, 1:4, 1:4] = torch.tensor([[-1.0, 2, -1], [2, -4, 2], [-1, 2, -1]]) / 4
+    k[5] = torch.tensor([[-1.0, 2, -2, 2, -1], [2, -6, 8, -6, 2], [-2, 8, -12, 8, -2],
+                         [2, -6, 8, -6, 2], [-1, 2, -2, 2, -1]]) / 12
+    return k
+
+
+class SRMTrunk(nn.Module):
+    """SRM front end (per colour channel) → |·| → truncation → four conv/BN/pool stages → global mean: 128 features."""
+
+    def __init__(self, learnable_srm: bool = True, truncation: float = 3.0):
+        super().__init__()
+        kernels = srm_kernels()
+        self.srm = nn.Conv2d(3, 3 * len(kernels), 5, padding=2, groups=3, bias=False)
+        self.srm.weight.data.copy_(kernels.repeat(3, 1, 1).unsqueeze(1))
+        self.srm.weight.requires_grad_(learnable_srm)
+        self.truncation = truncation
+
+        def stage(cin, cout, k, act):
+            return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), act)
+
+        self.stage1 = stage(3 * len(kernels), 16, 5, nn.Tanh())
+        self.stage2 = stage(16, 32, 3, nn.Tanh())
+        self.stage3 = stage(32, 64, 1, nn.ReLU())
+        self.stage4 = stage(64, 128, 1, nn.ReLU())
+        self.features = 128
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.srm(x * 255.0)  # residuals in 8-bit levels: one LSB change is ±1
+        r = torch.clamp(r.abs(), max=self.truncation)
+        y = self.stage1(r)  # no pooling before the first stage: the stego signal lives in single pixels
+        y = F.avg_pool2d(self.stage2(y), 5, 2, 2)
+        y = F.avg_pool2d(self.stage3(y), 5, 2, 2)
+        y = F.avg_pool2d(self.stage4(y), 5, 2, 2)
+        return y.mean(dim=(2, 3))
+
+
+class Detector(nn.Module):
+    """Common interface: ``method``, ``config`` (rebuilds the detector), ``forward(x[, reference]) → logits``."""
+
+    method = ""
+    needs_reference = False
+
+    def config_dict(self) -> dict:
+        return dict(self.config)
+
+    @property
+    def arch(self) -> str:
+        return f"detector-{self.method}"
+
+
+class CNNDetector(Detector):
+    method = "cnn"
+
+    def __init__(self, learnable_srm: bool = True, hider: str | None = None):
+        super().__init__()
+        self.config = {"learnable_srm": learnable_srm, "hider": hider}
+        self.trunk = SRMTrunk(learnable_srm)
+        self.head = nn.Linear(self.trunk.features, 1)
+
+    def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.trunk(x)).squeeze(1)
+
+
+class RevealDetector(Detector):
+    """The hider's frozen reveal network, then a small classifier head on what it reveals."""
+
+    method = "reveal"
+
+    def __init__(self, hider: str):
+        super().__init__()
+        from ..core import load_model
+
+        self.config = {"hider": hider}
+        self.hider = load_model(hider)
+        for p in self.hider.parameters():
+            p.requires_grad_(False)
+        self.head = nn.Sequential(
+            nn.Conv2d(6, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=2, padding=1), nn.ReLU())
+        self.out = nn.Linear(64, 1)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.hider.eval()  # frozen, batch statistics included
+        return self
+
+    def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        with torch.no_grad():
+            m = self.hider.multiple
+            h, w = x.shape[2] // m * m, x.shape[3] // m * m
+            revealed = self.hider.decode(x[:, :, :h, :w]).float().clamp(0, 1)
+        y = self.head(torch.cat([revealed, x[:, :, :h, :w]], 1) - 0.5)
+        return self.out(y.mean(dim=(2, 3))).squeeze(1)
+
+    def state_dict(self, *args, **kwargs):
+        # the hider is rebuilt from its name: store only the head
+        return {k: v for k, v in super().state_dict(*args, **kwargs).items() if not k.startswith("hider.")}
+
+    def load_state_dict(self, state, strict: bool = True, assign: bool = False):
+        full = {f"hider.{k}": v for k, v in self.hider.state_dict().items()}
+        full.update(state)
+        return super().load_state_dict(full, strict=strict, assign=assign)
+
+
+class SiameseDetector(Detector):
+    """Twin SRM trunks over (known-clean reference, candidate): is the candidate stego?"""
+
+    method = "siamese"
+    needs_reference = True
+
+    def __init__(self, learnable_srm: bool = True, hider: str | None = None):
+        super().__init__()
+        self.config = {"learnable_srm": learnable_srm, "hider": hider}
+        self.trunk = SRMTrunk(learnable_srm)
+        f = self.trunk.features
+        self.head = nn.Sequential(nn.Linear(3 * f, 64), nn.ReLU(), nn.Linear(64, 1))
+
+    def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        if reference is None:
+            raise DeepStegoError("the siamese detector needs a known-clean reference image (--reference)")
+        a, b = self.trunk(reference), self.trunk(x)
+        return self.head(torch.cat([a, b, (a - b).abs()], 1)).squeeze(1)
+
+
+DETECTORS = {cls.method: cls for cls in (CNNDetector, RevealDetector, SiameseDetector)}
+
+
+def create_detector(arch: str, **config) -> Detector:
+    method = arch.removeprefix("detector-")
+    if method not in DETECTORS:
+        raise DeepStegoError(f"unknown detector {method!r}; choose from {', '.join(DETECTORS)}")
+    if method == "reveal" and not config.get("hider"):
+        raise DeepStegoError("the reveal detector needs --hider (the hider whose reveal network it uses)")
+    return DETECTORS[method](**config)

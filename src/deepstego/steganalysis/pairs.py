@@ -1,0 +1,64 @@
+"""Clean and stego examples for training and evaluating detectors, from any registered hider.
+
+The photos are split by photo into two groups: clean examples are crops of the first group, stego examples hide
+a secret (from the second group) in a cover crop of the second group, so no photo is ever both a clean example
+and a stego cover. Training uses the training photos, evaluation the development evaluation photos (never
+trained on), so train and test never share a photo either. Stego images are rounded to the 8-bit grid: exactly
+what a saved PNG holds.
+
+A hider is a model name or weights path (see ``deepstego models``), or ``lsb-random:RATE``: LSB replacement of a
+random message at RATE bits per pixel and channel (the classical setting, e.g. ``lsb-random:0.5``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.dataset import PairSampler, PhotoBank
+from ..errors import DeepStegoError
+from .classical import lsb_embed
+
+RANDOM_LSB = "lsb-random:"
+
+
+def split_groups(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Alternate photos (in name order) into the clean group and the cover group."""
+    paths = sorted(paths, key=lambda p: p.name)
+    if len(paths) < 4:
+        raise DeepStegoError(f"detectors need at least 4 photos (2 clean, 2 covers); got {len(paths)}")
+    return paths[0::2], paths[1::2]
+
+
+def make_stego(hider: str, covers: torch.Tensor, secrets: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """N×3×H×W covers/secrets in [0, 1] → stego on the 8-bit grid, by ``hider``."""
+    if hider.startswith(RANDOM_LSB):
+        try:
+            rate = float(hider[len(RANDOM_LSB):])
+        except ValueError:
+            raise DeepStegoError(f"{hider!r}: expected {RANDOM_LSB}RATE, e.g. {RANDOM_LSB}0.5") from None
+        u8 = (covers * 255).round().to(torch.uint8).numpy()
+        return torch.from_numpy(lsb_embed(u8, rate, seed)).float() / 255
+    from ..core import hide_tensor, load_model
+
+    model = load_model(hider)
+    out = [hide_tensor(model, c, s) for c, s in zip(covers.split(16), secrets.split(16))]
+    return torch.cat(out).clone()  # a normal tensor, usable in training outside inference mode
+
+
+def labelled_examples(hider: str, paths: list[Path], n: int, size: int, seed: int,
+                      augment: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images, references, labels): n clean and n stego images (label 1), each with a clean reference crop of the
+    clean group (for the siamese detector), shuffled."""
+    clean_group, cover_group = split_groups(paths)
+    clean_bank, cover_bank = PhotoBank(clean_group), PhotoBank(cover_group)
+    clean = PairSampler(clean_bank, size, seed=seed, augment=augment).sample(n)[0]
+    refs = PairSampler(clean_bank, size, seed=seed + 1, augment=augment).sample(2 * n)[0]
+    covers, secrets = PairSampler(cover_bank, size, seed=seed + 2, augment=augment).sample(n)
+    stego = make_stego(hider, covers, secrets, seed)
+    images = torch.cat([clean, stego])
+    labels = torch.cat([torch.zeros(n), torch.ones(n)])
+    order = torch.from_numpy(np.random.default_rng(seed).permutation(2 * n))
+    return images[order], refs, labels[order]

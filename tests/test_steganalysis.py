@@ -1,0 +1,138 @@
+"""Steganalysis on real photos: classical attacks against known embedding rates, learned detectors trained briefly
+on real hider output and scored on held-out photos, the detect CLI and its errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from deepstego.images import load_rgb, save_png
+from deepstego.steganalysis import classical
+from deepstego.steganalysis.detect import evaluate_detector, load_detector, train_detector
+from deepstego.steganalysis.detectors import DETECTORS, create_detector
+
+from .conftest import run_cli, skimage_photo
+
+
+@pytest.fixture(scope="module")
+def detector_folder(tmp_path_factory) -> Path:
+    """Training photos for detectors: real photos that are not evaluation photos (those are the held-out set)."""
+    folder = tmp_path_factory.mktemp("detector_photos")
+    for name in ("hubble_deep_field.jpg", "ihc.png", "retina.jpg", "camera.png", "grass.png", "gravel.png"):
+        Image.open(skimage_photo(name)).convert("RGB").save(folder / (Path(name).stem + ".png"))
+    return folder
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.25, 0.5, 0.75, 1.0])
+def test_spa_rs_and_fused_estimate_a_known_embedding_rate(photos, rate):
+    for i, p in enumerate(photos):
+        img = classical.lsb_embed(load_rgb(p), rate, seed=i)
+        assert abs(classical.spa(img) - rate) <= 0.1, p.name
+        if rate < 1:  # RS analysis's quadratic degenerates at full embedding; the fused median still holds there
+            assert abs(classical.rs(img) - rate) <= 0.1, p.name
+        assert abs(classical.analyse(img)["score"] - rate) <= 0.1, p.name
+
+
+def test_chi_square_sees_full_embedding(photos):
+    full = [classical.chi_square(classical.lsb_embed(load_rgb(p), 1.0)) for p in photos]
+    clean = [classical.chi_square(load_rgb(p)) for p in photos]
+    assert min(full) > 0.9 and np.median(clean) < 0.1
+
+
+def test_classical_auc_on_half_bpp_lsb():
+    res = evaluate_detector("classical", "lsb-random:0.5", pairs=60, size=128)
+    assert res["auc"] >= 0.95 and res["accuracy"] >= 0.9
+    assert abs(res["mean_score_stego"] - 0.5) <= 0.1
+
+
+@pytest.mark.parametrize("method", sorted(DETECTORS))
+def test_every_detector_forward_backward_and_round_trip(method, tmp_path):
+    det = create_detector(method, hider="lsb")
+    x, ref = torch.rand(4, 3, 64, 64), torch.rand(4, 3, 64, 64)
+    logits = det(x, ref)
+    assert logits.shape == (4,)
+    logits.sum().backward()
+    trainable = [p for p in det.parameters() if p.requires_grad]
+    assert trainable and all(p.grad is not None for p in trainable)
+    from deepstego.models.weights import save_weights
+
+    path = save_weights(det, tmp_path / "det", recipe={"size": 64})
+    back = load_detector(path).eval()
+    det.eval()
+    with torch.no_grad():
+        assert torch.allclose(det(x, ref), back(x, ref), atol=1e-5)
+
+
+def test_reveal_detector_stores_only_its_head(tmp_path):
+    from deepstego.models.weights import save_weights
+
+    det = create_detector("reveal", hider="dsnet-v1")
+    path = save_weights(det, tmp_path / "rev")
+    from safetensors.torch import load_file
+
+    assert not any(k.startswith("hider.") for k in load_file(str(path)))
+    from deepstego.models.weights import shipped_weights
+
+    assert path.stat().st_size < shipped_weights()["dsnet-v1"].stat().st_size / 4
+    assert load_detector(path).hider.arch == "dsnet"
+
+
+def test_cnn_detector_beats_chance_on_lsb4(detector_folder, tmp_path):
+    """Trained briefly on lsb (k = 4) pairs from the training photos, scored on the held-out evaluation photos."""
+    out = tmp_path / "cnn-lsb4"
+    proc = run_cli("detect", "train", "--method", "cnn", "--hider", "lsb", "--data", detector_folder, "--pairs", "96",
+                   "--size", "64", "--epochs", "4", "--quiet", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("detect", "eval", "--detector", out.with_suffix(".safetensors"), "--pairs", "100",
+                   "--roc", tmp_path / "roc.png", "--json", tmp_path / "res.json")
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads((tmp_path / "res.json").read_text())
+    # 100 + 100 held-out images: AUC under chance has a standard deviation of about 0.04
+    assert res["auc"] > 0.7, res
+    assert Image.open(tmp_path / "roc.png").size[0] > 100
+
+
+def test_detect_cli_writes_a_csv(photos, tmp_path):
+    clean = load_rgb(photos[0])
+    save_png(classical.lsb_embed(clean, 0.5), tmp_path / "stego.png")
+    save_png(clean, tmp_path / "clean.png")
+    proc = run_cli("detect", tmp_path, "--csv", tmp_path / "out.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 images scored" in proc.stdout and "1 look like stego" in proc.stdout
+    rows = {Path(r["file"]).name: r for r in csv.DictReader(open(tmp_path / "out.csv"))}
+    assert list(rows["stego.png"]) == ["file", "chi2_p", "spa_rate", "rs_rate", "score", "verdict"]
+    assert rows["stego.png"]["verdict"] == "stego" and rows["clean.png"]["verdict"] == "clean"
+    assert float(rows["stego.png"]["score"]) > 0.4
+
+
+def test_detect_bad_inputs(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image\n")
+    tiny = tmp_path / "tiny.png"
+    save_png(np.zeros((8, 8, 3), np.uint8), tiny)
+    from deepstego.models.weights import save_weights
+
+    siamese = save_weights(create_detector("siamese"), tmp_path / "siamese")
+    cases = [
+        (["detect", tiny, "--method", "siamese", "--detector", siamese, "--csv", tmp_path / "e.csv"],
+         "needs --reference"),
+        (["detect", tiny, "--method", "cnn", "--detector", siamese, "--csv", tmp_path / "f.csv"],
+         "is a siamese detector"),
+        (["detect", bad, "--csv", tmp_path / "a.csv"], "not a recognised image"),
+        (["detect", tiny, "--csv", tmp_path / "b.csv"], "at least 16 px"),
+        (["detect", tmp_path / "missing.png", "--csv", tmp_path / "c.csv"], "no such file"),
+        (["detect", tiny, "--method", "cnn", "--csv", tmp_path / "d.csv"], "needs --detector"),
+        (["detect", "train", "--hider", "lsb", "--data", tmp_path / "none", "--out", tmp_path / "det"], "tmp"),
+    ]
+    for args, message in cases:
+        proc = run_cli(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("*.csv"))
