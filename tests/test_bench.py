@@ -14,11 +14,15 @@ def test_bench_quick_covers_every_model(tmp_path):
     proc = run_cli("bench", "--quick", "--json", out)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(out.read_text())
-    assert [r["model"] for r in results] == list_models()
+    from deepstego.models.weights import shipped_weights
+
+    assert [r["model"] for r in results] == list_models() + list(shipped_weights())
     for r in results:
         assert all(v > 0 for v in r["infer"].values())
         assert r["peak_rss_mb"] > 0
         assert r["speedup_vs_baluja"]["256x256 bf16"] > 0
     fast = next(r for r in results if r["model"] == "dsnet")
     assert fast["train"]["128x128 bf16"] > 0
-    assert "| dsnet |" in proc.stdout
+    assert "| dsnet |" in proc.stdout and "| dsnet-v1 |" in proc.stdout
+    shipped = next(r for r in results if r["model"] == "dsnet-v1")
+    assert shipped["params"] < fast["params"]  # width 48 against the architecture's default 64

@@ -66,3 +66,19 @@ def test_report_needs_completed_trials(tmp_path):
     optuna.create_study(storage=url, study_name="empty")
     proc = run_cli("sweep-report", "--storage", url, "--study", "empty", "--out", tmp_path / "r")
     assert proc.returncode == 2 and "completed trial" in proc.stderr
+
+
+def test_grid_runs_every_combination_once(train_folder, tmp_path):
+    space = tmp_path / "grid.json"
+    space.write_text('{"lr": [0.001, 0.003], "activation": ["relu", "tanh"], "epochs": [2], "beta": [0.75], '
+                     '"arch": ["dsnet"], "width": [8]}')
+    out = tmp_path / "grid"
+    proc = run_cli("sweep", "--data", train_folder, "--trials", "10", "--out", out, "--space", space, "--grid", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    study = optuna.load_study(study_name="deepstego", storage=f"sqlite:///{out / 'study.db'}")
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    assert sorted((t.params["lr"], t.params["activation"]) for t in study.trials) == [
+        (0.001, "relu"), (0.001, "tanh"), (0.003, "relu"), (0.003, "tanh")]
+    proc = run_cli("sweep", "--data", train_folder, "--trials", "1", "--out", tmp_path / "g2", "--grid",
+                   "--space", _space(tmp_path))
+    assert proc.returncode == 2 and "a grid needs lists" in proc.stderr

@@ -1,6 +1,7 @@
 """``deepstego bench``: speed of every registered architecture, measured in one run so ratios are fair.
 
-For each model (untrained weights: speed does not depend on their values), hide+reveal frame pairs per second at
+For each registered architecture at its default size (untrained weights: speed does not depend on their values) and
+each shipped model at its own configuration, hide+reveal frame pairs per second at
 124×124 (batch of 16), 512×512 and 1280×720, in bf16 and fp32, training pairs per second at 128 px, and the peak
 resident memory. Each model runs in its own subprocess so peak memory is its own.
 """
@@ -36,8 +37,12 @@ def measure(name: str, quick: bool = False) -> dict:
     from .models import create_model
     from .train.losses import LossConfig, stego_loss
 
+    from .models.weights import load_weights, shipped_weights
+
     torch.manual_seed(0)
-    model = create_model(name).eval().to(memory_format=torch.channels_last)
+    shipped = shipped_weights()
+    model = load_weights(shipped[name]) if name in shipped else create_model(name)
+    model = model.eval().to(memory_format=torch.channels_last)
     min_s, max_reps = (0.5, 3) if quick else (3.0, 20)
     res: dict = {"model": name, "params": sum(p.numel() for p in model.parameters()), "infer": {}, "train": {}}
     for label, (n, h, w) in (QUICK_SIZES if quick else SIZES).items():
@@ -66,9 +71,11 @@ def measure(name: str, quick: bool = False) -> dict:
 
 def run_all(quick: bool = False) -> list[dict]:
     from .models import list_models
+    from .models.weights import shipped_weights
 
     out = []
-    for name in list_models():
+    # every architecture at its default size, then every shipped model at its own configuration
+    for name in list_models() + list(shipped_weights()):
         cmd = [sys.executable, "-m", "deepstego.bench", name] + (["--quick"] if quick else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         out.append(json.loads(proc.stdout.strip().splitlines()[-1]))

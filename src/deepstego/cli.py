@@ -195,7 +195,8 @@ def cmd_sweep(a) -> int:
     from .sweep import run_sweep
 
     st = run_sweep(a.data, trials=a.trials, out=a.out, storage=a.storage, study=a.study, space_file=a.space,
-                   max_minutes_per_trial=a.max_minutes_per_trial, steps_per_epoch=a.steps_per_epoch, seed=a.seed)
+                   max_minutes_per_trial=a.max_minutes_per_trial, steps_per_epoch=a.steps_per_epoch, seed=a.seed,
+                   grid=a.grid)
     done = [t for t in st.trials if t.value is not None]
     best = min(done, key=lambda t: t.value) if done else None
     print(f"study {a.study}: {len(st.trials)} trials in storage" +
@@ -368,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--max-minutes-per-trial", type=float, default=3.0)
     sw.add_argument("--steps-per-epoch", type=int, default=60)
     sw.add_argument("--seed", type=int, default=0)
+    sw.add_argument("--grid", action="store_true",
+                    help="every combination of the listed values in --space, without pruning (a controlled comparison)")
     sw.add_argument("--out", default="runs/sweep")
     sw.set_defaults(func=cmd_sweep)
 

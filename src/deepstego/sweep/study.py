@@ -64,18 +64,28 @@ def storage_for(url: str | None, out: Path):
 
 def run_sweep(data: str, *, trials: int, out: str | Path = "runs/sweep", storage: str | None = None,
               study: str = "deepstego", space_file: str | None = None, max_minutes_per_trial: float = 3.0,
-              steps_per_epoch: int = 60, size: int = 64, batch: int = 16, seed: int = 0):
-    """Run ``trials`` trials in this process (other processes may run the same study at the same time)."""
+              steps_per_epoch: int = 60, size: int = 64, batch: int = 16, seed: int = 0, grid: bool = False):
+    """Run ``trials`` trials in this process (other processes may run the same study at the same time).
+
+    ``grid``: every combination of the space's listed values, once each, with no pruning (so that every cell of a
+    controlled comparison has its final loss); otherwise TPE sampling with median pruning.
+    """
     optuna = _optuna()
     from ..train import LossConfig, TrainConfig, Trainer
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     space = load_space(space_file)
+    if grid:
+        ranges = [k for k, v in space.items() if not isinstance(v, list)]
+        if ranges:
+            raise DeepStegoError(f"a grid needs lists of values; give {', '.join(ranges)} as lists in --space")
+        sampler, pruner = optuna.samplers.GridSampler(space, seed=seed), optuna.pruners.NopPruner()
+    else:
+        sampler = optuna.samplers.TPESampler(seed=None)
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
     st = optuna.create_study(storage=storage_for(storage, out), study_name=study, direction="minimize",
-                             load_if_exists=True, pruner=optuna.pruners.MedianPruner(n_startup_trials=2,
-                                                                                     n_warmup_steps=1),
-                             sampler=optuna.samplers.TPESampler(seed=None))
+                             load_if_exists=True, pruner=pruner, sampler=sampler)
 
     def objective(trial):
         p = {k: _suggest(trial, k, v) for k, v in space.items()}

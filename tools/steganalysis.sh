@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Detection figures behind docs/steganalysis.md: every detector against every hider, trained on the training photos
+# and scored on the evaluation photos (never trained on). Usage: tools/steganalysis.sh BALUJA_WEIGHTS [DATA]
+# (about 20 minutes on 2 cores). Writes results/steganalysis/*.json, docs/steganalysis/*.png and
+# results/steganalysis/table.md.
+set -euo pipefail
+BALUJA=${1:?the baluja weights to attack, e.g. results/models/baluja-10min.safetensors}
+DATA=${2:-data/photos}
+STEGO=${STEGO:-.venv/bin/deepstego}
+RES=results/steganalysis
+FIG=docs/steganalysis
+DET=runs/detectors
+mkdir -p "$RES" "$FIG" "$DET"
+declare -A HIDERS=([dsnet-v1]=dsnet-v1 [baluja]="$BALUJA" [lsb4]=lsb [lsb1-0.5bpp]=lsb-random:0.5)
+for name in dsnet-v1 baluja lsb4 lsb1-0.5bpp; do
+    hider=${HIDERS[$name]}
+    $STEGO detect eval --method classical --hider "$hider" --pairs 200 --size 128 \
+        --json "$RES/classical-$name.json" --roc "$FIG/classical-$name.png"
+    for method in cnn reveal siamese; do
+        [[ $method == reveal && $hider == lsb-random:* ]] && continue  # a random message has no reveal network
+        $STEGO detect train --method "$method" --hider "$hider" --data "$DATA" --pairs 600 --size 128 --epochs 6 \
+            --quiet --overwrite --out "$DET/$method-$name"
+        $STEGO detect eval --detector "$DET/$method-$name.safetensors" --pairs 200 \
+            --json "$RES/$method-$name.json" --roc "$FIG/$method-$name.png"
+    done
+done
+.venv/bin/python - "$RES" <<'PY'
+import json, sys
+from pathlib import Path
+res = Path(sys.argv[1])
+rows = {}
+for f in sorted(res.glob("*.json")):
+    r = json.loads(f.read_text())
+    method, name = f.stem.split("-", 1)
+    rows.setdefault(name, {})[method] = r
+methods = ["classical", "cnn", "reveal", "siamese"]
+lines = ["| hider | " + " | ".join(f"{m} AUC / acc." for m in methods) + " |", "|---" * (len(methods) + 1) + "|"]
+for name, by in rows.items():
+    cells = [f"{by[m]['auc']:.3f} / {by[m]['accuracy']:.3f}" if m in by else "–" for m in methods]
+    lines.append(f"| {name} | " + " | ".join(cells) + " |")
+(res / "table.md").write_text("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
