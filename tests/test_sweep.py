@@ -42,6 +42,8 @@ def test_three_trial_sweep_and_report(train_folder, tmp_path):
             assert im.width > 200 and im.height > 100
     page = (report / "index.html").read_text()
     assert "grid_best.png" in page and "loss_curves.png" in page
+    table = (report / "trials.md").read_text().splitlines()
+    assert len(table) == 2 + 3 and "val loss" in table[0]
 
 
 def test_two_workers_share_one_study(train_folder, tmp_path):

@@ -31,6 +31,22 @@ def _fixed_pairs(size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
     return t, torch.roll(t, 1, dims=0)
 
 
+def _trials_table(st, path: Path) -> Path:
+    """Markdown table of every trial: parameters, state, validation loss, final SSIM/PSNR and minutes."""
+    names = sorted({k for t in st.trials for k in t.params})
+    attrs = ("cover_ssim", "secret_ssim", "cover_psnr", "secret_psnr", "minutes")
+    head = ["#", *names, "state", "val loss", *attrs]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for t in st.trials:
+        params = [f"{t.params[k]:.3g}" if isinstance(t.params.get(k), float) else str(t.params.get(k, "")) for k in names]
+        curve = t.user_attrs.get("curve") or [[None, None]]
+        loss = t.value if t.value is not None else curve[-1][1]
+        cells = [f"{t.user_attrs[a]:.4f}" if a in t.user_attrs else "" for a in attrs]
+        lines.append("| " + " | ".join([str(t.number), *params, t.state.name.lower(),
+                                          f"{loss:.4f}" if loss is not None else "", *cells]) + " |")
+    return atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
+
+
 def sweep_report(storage: str | None, study: str, out: str | Path) -> dict:
     """Write the report's figures and ``index.html`` to ``out``; returns {name: path}."""
     optuna = _optuna()
@@ -93,7 +109,10 @@ def sweep_report(storage: str | None, study: str, out: str | Path) -> dict:
         revealed = reveal_tensor(model, stego)
         path = save_grid(out / f"grid_{label}.png", cover, secret, stego, revealed)
         files[f"{label} trial #{t.number}: {html.escape(str(t.params))}, val loss {t.value:.4f}"] = path
-    rows = "\n".join(f"<h2>{name}</h2><img src='{p.name}' style='max-width:100%'>" for name, p in files.items())
+    files["trials table"] = _trials_table(st, out / "trials.md")
+    rows = "\n".join(f"<h2>{name}</h2><img src='{p.name}' style='max-width:100%'>" for name, p in files.items()
+                     if p.suffix == ".png")
+    rows += f"<h2>Every trial</h2><pre>{html.escape((out / 'trials.md').read_text())}</pre>"
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>deepstego sweep {html.escape(study)}</title>"
             f"</head><body><h1>Study {html.escape(study)}: {len(st.trials)} trials, {len(done)} completed</h1>"
             f"{rows}</body></html>\n")
