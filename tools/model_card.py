@@ -32,6 +32,25 @@ def _row(label: str, res: dict) -> str:
             f"{m['secret_ssim']:.4f} (min {lo['secret_ssim']:.4f}) | {m['secret_psnr']:.2f} |")
 
 
+def train_command(recipe: dict) -> str:
+    """The `deepstego train` command line that reproduces a recipe."""
+    args = ["deepstego train", f"--data {recipe['data']}", f"--arch {recipe['arch']}"]
+    args += [f"--opt {k}={v}" for k, v in recipe["arch_options"].items()]
+    if recipe.get("init"):
+        args.append(f"--init {recipe['init']}")
+    loss = recipe["loss"]
+    args += [f"--size {recipe['size']}", f"--batch {recipe['batch']}", f"--lr {recipe['lr']:g}",
+             f"--beta {loss['beta']:g}", f"--loss {loss['kind']}", f"--ssim-weight {loss['ssim_weight']:g}",
+             f"--cover-ramp-steps {loss['cover_ramp_steps']}",
+             f"--quant-warmup-steps {recipe['quant_warmup_steps']}", f"--epochs {recipe['epochs']}",
+             f"--steps-per-epoch {recipe['steps_per_epoch']}"]
+    if recipe.get("max_minutes"):
+        args.append(f"--max-minutes {recipe['max_minutes']:g}")
+    args += [f"--patience {recipe['patience']}", f"--seed {recipe['seed']}", f"--precision {recipe['precision']}",
+             f"--snapshot-minutes {recipe['snapshot_minutes']:g}", f"--out {recipe['out']}"]
+    return " ".join(args)
+
+
 def main(name: str) -> None:
     meta_path = WEIGHTS / f"{name}.json"
     meta = json.loads(meta_path.read_text())
@@ -51,7 +70,8 @@ def main(name: str) -> None:
              f"{recipe['precision']} autocast, seed {recipe['seed']}.",
              f"- Trained on this project's 2-core CPU: {trained['minutes']} minutes of training time, "
              f"{trained['steps']} steps, {trained['pairs']} pairs.",
-             f"- Weights sha256 `{meta['sha256']}`.", "",
+             f"- Weights sha256 `{meta['sha256']}`.",
+             f"- Command: `{train_command(recipe)}`", "",
              "## Measured (evaluation photos, 256×256 centre crops, revealed from saved 8-bit PNGs)", "",
              "Photos shipped inside scikit-image, scikit-learn and matplotlib, never trained on; cover i carries "
              "photo i+1 as its secret. Command: `deepstego eval --model NAME --json results/NAME.json`.", "",
@@ -61,10 +81,10 @@ def main(name: str) -> None:
         res = _load(other)
         if res is not None:
             lines.append(_row(other, res))
-    if _load("baluja-10min") is not None:
-        lines += ["", "`baluja-10min` is the seed design trained with this same recipe for the same 10 minutes as the "
-                  "`dsnet-v1-10min` snapshot: its directly predicted stego saturated during the low cover-weight "
-                  "warm-up and did not recover within the budget (validation loss flat from the first epoch)."]
+    baluja = _load("baluja-10min")
+    if baluja is not None:
+        lines += ["", "`baluja-10min` is the seed design trained with this same recipe for the same 10 minutes of "
+                  "training time as the `dsnet-v1-10min` snapshot (`tools/baluja_10min.sh`)."]
     met = own["mean"]["cover_ssim"] >= 0.98 and own["mean"]["secret_ssim"] >= 0.95
     lines += ["", "Bar of the project (mean cover SSIM ≥ 0.98 and secret SSIM ≥ 0.95 at 256 px): "
               + ("met." if met else "**not yet met**.")]

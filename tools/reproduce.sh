@@ -13,8 +13,7 @@ cp "$RUN/model.json" src/deepstego/weights/dsnet-v1.json
 
 # the seed design with the same recipe, for the same 10 minutes of training the 10-minute dsnet snapshot had
 if [ ! -f runs/baluja-10min/model.safetensors ]; then
-  $DS train --data data/photos --arch baluja --size 64 --batch 32 --lr 2e-3 --beta 1.5 --ssim-weight 0.5 \
-    --epochs 1000 --steps-per-epoch 50 --max-minutes 10 --patience 1000 --seed 0 --quiet --out runs/baluja-10min
+  tools/baluja_10min.sh
 fi
 
 $DS eval --model dsnet-v1 --json results/dsnet-v1.json --grid docs/eval_grid.png

@@ -133,11 +133,12 @@ def cmd_train(a) -> int:
         arch_options["activation"] = a.activation
     # the warm-ups only exist to lead random weights past the δ ≈ 0 trap; trained --init weights skip them
     ramp = a.cover_ramp_steps if a.cover_ramp_steps is not None else 0 if a.init else 1000
+    quant_warmup = a.quant_warmup_steps if a.quant_warmup_steps is not None else 0 if a.init else 1500
     loss = LossConfig(kind=a.loss, beta=a.beta, ssim_weight=a.ssim_weight, cover_ramp_steps=ramp)
     cfg = TrainConfig(data=a.data, out=a.out, arch=a.arch, arch_options=arch_options, init=a.init, size=a.size,
                       batch=a.batch, lr=a.lr, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
                       max_minutes=a.max_minutes, patience=a.patience, seed=a.seed, precision=a.precision,
-                      quant_warmup_steps=0 if a.init else 1500, loss=loss, checkpoint_minutes=a.checkpoint_minutes, snapshot_minutes=a.snapshot_minutes,
+                      quant_warmup_steps=quant_warmup, loss=loss, checkpoint_minutes=a.checkpoint_minutes, snapshot_minutes=a.snapshot_minutes,
                       resume=a.resume, progress=not a.quiet, wandb=a.wandb)
     path = train(cfg)
     print(f"weights written to {path}")
@@ -321,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--ssim-weight", type=float, default=0.0, help="weight of the (1 - SSIM) terms")
     t.add_argument("--cover-ramp-steps", type=int,
                    help="ramp the cover loss weight up over this many steps (default 1000; 0 with --init)")
+    t.add_argument("--quant-warmup-steps", type=int,
+                   help="±0.5/255 noise instead of 8-bit rounding for this many steps (default 1500; 0 with --init)")
     t.add_argument("--epochs", type=int, default=100)
     t.add_argument("--steps-per-epoch", type=int, default=200)
     t.add_argument("--max-minutes", type=float, help="stop after this much training time")
