@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Detection figures behind docs/steganalysis.md: every detector against every hider, trained on the training photos
-# and scored on the evaluation photos (never trained on). Usage: tools/steganalysis.sh BALUJA_WEIGHTS [DATA]
-# (about 20 minutes on 2 cores). Writes results/steganalysis/*.json, docs/steganalysis/*.png and
-# results/steganalysis/table.md.
+# and scored on the evaluation photos (never trained on). About 5 minutes per hider on 2 cores.
+#   tools/steganalysis.sh [NAME=HIDER ...]
+# default: dsnet-v1, baluja (runs/baluja-10min, see tools/baluja_10min.sh), lsb (k = 4) and LSB-1 at 0.5 bpp.
+# Writes results/steganalysis/*.json, docs/steganalysis/*.png and results/steganalysis/table.md.
 set -euo pipefail
-BALUJA=${1:?the baluja weights to attack, e.g. results/models/baluja-10min.safetensors}
-DATA=${2:-data/photos}
+cd "$(dirname "$0")/.."
+DATA=${DATA:-data/photos}
 STEGO=${STEGO:-.venv/bin/deepstego}
 RES=results/steganalysis
 FIG=docs/steganalysis
 DET=runs/detectors
 mkdir -p "$RES" "$FIG" "$DET"
-declare -A HIDERS=([dsnet-v1]=dsnet-v1 [baluja]="$BALUJA" [lsb4]=lsb [lsb1-0.5bpp]=lsb-random:0.5)
-for name in dsnet-v1 baluja lsb4 lsb1-0.5bpp; do
-    hider=${HIDERS[$name]}
+JOBS=("$@")
+[[ ${#JOBS[@]} -gt 0 ]] || JOBS=(dsnet-v1=dsnet-v1 baluja=runs/baluja-10min/model.safetensors lsb4=lsb
+                                 lsb1-0.5bpp=lsb-random:0.5)
+for job in "${JOBS[@]}"; do
+    name=${job%%=*}
+    hider=${job#*=}
     $STEGO detect eval --method classical --hider "$hider" --pairs 200 --size 128 \
         --json "$RES/classical-$name.json" --roc "$FIG/classical-$name.png"
     for method in cnn reveal siamese; do
