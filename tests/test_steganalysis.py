@@ -119,6 +119,8 @@ def test_detect_bad_inputs(tmp_path):
     from deepstego.models.weights import save_weights
 
     siamese = save_weights(create_detector("siamese"), tmp_path / "siamese")
+    sixteen = tmp_path / "sixteen.png"
+    Image.fromarray(np.full((64, 64), 40000, np.uint16)).save(sixteen)
     cases = [
         (["detect", tiny, "--method", "siamese", "--detector", siamese, "--csv", tmp_path / "e.csv"],
          "needs --reference"),
@@ -128,11 +130,41 @@ def test_detect_bad_inputs(tmp_path):
         (["detect", tiny, "--csv", tmp_path / "b.csv"], "at least 16 px"),
         (["detect", tmp_path / "missing.png", "--csv", tmp_path / "c.csv"], "no such file"),
         (["detect", tiny, "--method", "cnn", "--csv", tmp_path / "d.csv"], "needs --detector"),
-        (["detect", "train", "--hider", "lsb", "--data", tmp_path / "none", "--out", tmp_path / "det"], "tmp"),
+        (["detect", "train", "--hider", "lsb", "--data", tmp_path / "none", "--out", tmp_path / "det"],
+         "no such folder"),
+        (["detect", "train", "--hider", "lsb", "--data", tmp_path, "--pairs", "4", "--batch", "64", "--out",
+          tmp_path / "det"], "--batch"),
+        (["detect", "eval", "--method", "cnn", "--detector", siamese, "--pairs", "2"], "is a siamese detector"),
+        (["detect", "eval", "--method", "classical", "--hider", "lsb", "--json", tmp_path / "no" / "r.json"],
+         "does not exist"),
+        (["detect", sixteen, "--csv", tmp_path / "g.csv"], "8-bit RGB or grayscale"),
     ]
     for args, message in cases:
         proc = run_cli(*args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stderr and "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
-    assert not list(tmp_path.glob("*.csv"))
+    assert not list(tmp_path.glob("*.csv")) and not (tmp_path / "det.safetensors").exists()
+
+
+@pytest.mark.parametrize("method", ["reveal", "siamese"])
+def test_reveal_and_siamese_detectors_train_evaluate_and_score(method, detector_folder, photos, tmp_path):
+    path = train_detector(method, "lsb", detector_folder, 48, tmp_path / method, size=64, epochs=2, progress=False)
+    res = evaluate_detector(method, None, detector_path=str(path), pairs=40)
+    assert res["hider"] == "lsb" and 0 <= res["auc"] <= 1 and res["size"] == 64
+    stego = tmp_path / "stego.png"
+    save_png(classical.lsb_embed(load_rgb(photos[0]), 0.5), stego)
+    args = ["detect", stego, "--method", method, "--detector", path, "--csv", tmp_path / "out.csv"]
+    if method == "siamese":
+        args += ["--reference", photos[1]]  # another size than the candidate: the trunks pool globally
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    row = next(csv.DictReader(open(tmp_path / "out.csv")))
+    assert 0 <= float(row["score"]) <= 1 and row["verdict"] in ("clean", "stego")
+
+
+def test_a_folder_with_one_image_is_scored(photos, tmp_path):
+    save_png(load_rgb(photos[0]), tmp_path / "only.png")
+    proc = run_cli("detect", tmp_path, "--csv", tmp_path / "out.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 image scored" in proc.stdout

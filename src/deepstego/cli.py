@@ -235,7 +235,8 @@ def cmd_detect(a) -> int:
     rows, threshold = score_files(files, a.method, a.detector, a.reference, a.threshold)
     write_csv(rows, out)
     flagged = sum(r["verdict"] == "stego" for r in rows)
-    print(f"{len(rows)} images scored by {a.method}: {flagged} look like stego (score >= {threshold:g}); "
+    print(f"{len(rows)} image{'s' if len(rows) != 1 else ''} scored by {a.method}: {flagged} look like stego "
+          f"(score >= {threshold:g}); "
           f"CSV written to {out}")
     return 0
 
@@ -252,8 +253,12 @@ def cmd_detect_train(a) -> int:
 
 def cmd_detect_eval(a) -> int:
     from .evaluate import write_json
+    from .images import check_output
     from .steganalysis.detect import evaluate_detector
 
+    for out in (a.roc, a.json):  # fail before the work, not after it
+        if out:
+            check_output(out, overwrite=a.overwrite)
     res = evaluate_detector(a.method, a.hider, detector_path=a.detector, images=a.images, pairs=a.pairs,
                             size=a.size, seed=a.seed, roc_png=a.roc)
     print(f"{res['method']} vs {res['hider']} on {res['pairs']} clean + {res['pairs']} stego images "
@@ -437,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     dte.add_argument("--seed", type=int, default=99)
     dte.add_argument("--roc", help="write the ROC curve PNG here")
     dte.add_argument("--json", help="write the figures here")
+    dte.add_argument("--overwrite", action="store_true")
     dte.set_defaults(func=cmd_detect_eval)
     return p
 

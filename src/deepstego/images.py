@@ -16,7 +16,7 @@ MIN_SIDE = 16
 MAX_PIXELS = 64_000_000
 
 
-def _describe(im: Image.Image) -> str:
+def describe_mode(im: Image.Image) -> str:
     return {"L": "grayscale", "LA": "grayscale with alpha", "RGBA": "RGBA (with alpha)", "I;16": "16-bit grayscale",
             "I;16B": "16-bit grayscale", "I": "32-bit integer", "F": "floating point", "1": "1-bit", "P": "palette",
             "CMYK": "CMYK"}.get(im.mode, im.mode)
@@ -58,7 +58,7 @@ def as_rgb(im: Image.Image, *, name: str, strict: bool) -> np.ndarray:
     if im.mode == "RGB":
         return np.asarray(im, dtype=np.uint8).copy()
     if strict:
-        raise DeepStegoError(f"{name}: {_describe(im)} image; the cover and the stego must be 8-bit RGB "
+        raise DeepStegoError(f"{name}: {describe_mode(im)} image; the cover and the stego must be 8-bit RGB "
                              "(convert it first, or use it as the secret, which is converted)")
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(im, dtype=np.float64)

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.dataset import list_images
+from ..data.dataset import IMAGE_SUFFIXES, list_images
 from ..data.evalset import eval_photos
 from ..errors import DeepStegoError
-from ..images import atomic_write, check_output, load_rgb, to_tensor
+from ..images import describe_mode, atomic_write, check_output, load_rgb, open_image, to_tensor, to_uint8
 from ..models.weights import load_weights, save_weights, sidecar
 from . import classical
 from .detectors import MIN_SIDE, create_detector
@@ -32,7 +32,7 @@ def expand(paths: list[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = list_images(p)
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."))
             if not found:
                 raise DeepStegoError(f"{p}: no images in this folder")
             files += found
@@ -43,8 +43,20 @@ def expand(paths: list[str | Path]) -> list[Path]:
     return files
 
 
-def load_detector(path: str | Path):
-    return load_weights(path, factory=create_detector)
+def load_detector(path: str | Path, method: str | None = None):
+    det = load_weights(path, factory=create_detector)
+    if method and det.method != method:
+        raise DeepStegoError(f"{path} is a {det.method} detector, not {method}")
+    return det
+
+
+def load_8bit(path: Path) -> np.ndarray:
+    """The pixels exactly as stored, for the LSB attacks: 8-bit RGB or grayscale only (no conversion, which would
+    rewrite the least significant bits the attacks read)."""
+    im = open_image(path)
+    if im.mode not in ("RGB", "L"):
+        raise DeepStegoError(f"{path}: classical attacks need an 8-bit RGB or grayscale image, not {describe_mode(im)}")
+    return np.asarray(im)
 
 
 def _centre(x: torch.Tensor) -> torch.Tensor:
@@ -74,14 +86,11 @@ def score_files(files: list[Path], method: str, detector_path: str | None = None
         threshold = THRESHOLDS["classical"] if threshold is None else threshold
         rows = []
         for f in files:
-            arr = load_rgb(f, name=str(f), strict=False)
-            rows.append({"file": str(f), **classical.analyse(arr)})
+            rows.append({"file": str(f), **classical.analyse(load_8bit(f))})
     else:
         if not detector_path:
             raise DeepStegoError(f"--method {method} needs --detector (train one with 'deepstego detect train')")
-        det = load_detector(detector_path)
-        if det.method != method:
-            raise DeepStegoError(f"{detector_path} is a {det.method} detector, not {method}")
+        det = load_detector(detector_path, method)
         threshold = THRESHOLDS["learned"] if threshold is None else threshold
         ref = None
         if det.needs_reference:
@@ -91,10 +100,7 @@ def score_files(files: list[Path], method: str, detector_path: str | None = None
         rows = []
         for f in files:
             x = _centre(to_tensor(load_rgb(f, name=str(f), strict=False)))
-            r = None
-            if ref is not None:  # the same size as the candidate, from the reference's centre
-                r = F.interpolate(ref, size=x.shape[-2:], mode="bilinear", align_corners=False)
-            p = float(learned_scores(det, x, r)[0])
+            p = float(learned_scores(det, x, ref)[0])  # the trunks end in a global mean: sizes may differ
             rows.append({"file": str(f), f"{method}_probability": p, "score": p})
     for r in rows:
         r["verdict"] = "stego" if r["score"] >= threshold else "clean"
@@ -114,6 +120,8 @@ def train_detector(method: str, hider: str, data: str | Path, pairs: int, out: s
                    epochs: int = 10, batch: int = 32, lr: float = 1e-3, max_minutes: float | None = None,
                    seed: int = 0, overwrite: bool = False, progress: bool = True) -> Path:
     """Generate ``pairs`` clean and ``pairs`` stego examples from the photos in ``data``, train, save."""
+    if pairs < 1 or epochs < 1 or not 1 <= batch <= 2 * pairs or size < MIN_SIDE:
+        raise DeepStegoError(f"need --pairs >= 1, --epochs >= 1, 1 <= --batch <= 2 x pairs and --size >= {MIN_SIDE}")
     for p in sidecar(out):  # fail before the work, not after it
         check_output(p, overwrite=overwrite)
     torch.manual_seed(seed)
@@ -161,7 +169,7 @@ def evaluate_detector(method: str, hider: str | None, *, detector_path: str | No
     if method != "classical":
         if not detector_path:
             raise DeepStegoError(f"evaluating a {method} detector needs --detector")
-        det = load_detector(detector_path)
+        det = load_detector(detector_path, method)
         hider = hider or det.config.get("hider")
         size = size or det.meta["recipe"]["size"]
     if not hider:
@@ -170,11 +178,10 @@ def evaluate_detector(method: str, hider: str | None, *, detector_path: str | No
     paths = list_images(images) if images else eval_photos()
     x, refs, labels = labelled_examples(hider, paths, pairs, size, seed, augment=False)
     if det is None:
-        u8 = (x * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        scores = np.array([classical.analyse(a)["score"] for a in u8])
+        scores = np.array([classical.analyse(to_uint8(t))["score"] for t in x])
         threshold = THRESHOLDS["classical"]
     else:
-        scores = learned_scores(det, x, refs[:len(x)] if det.needs_reference else None)
+        scores = learned_scores(det, x, refs if det.needs_reference else None)
         threshold = THRESHOLDS["learned"]
     s, y = torch.from_numpy(scores).float(), labels.long()
     res = {"method": method, "hider": hider, "detector": detector_path, "pairs": pairs, "size": size,
@@ -196,11 +203,13 @@ def _plot_roc(fpr: np.ndarray, tpr: np.ndarray, res: dict, path: str | Path) -> 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
-    ax.plot(fpr, tpr, label=f"{res['method']} vs {res['hider']} (AUC {res['auc']:.3f})")
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="chance")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
+    try:
+        ax.plot(fpr, tpr, label=f"{res['method']} vs {Path(res['hider']).stem} (AUC {res['auc']:.3f})")
+        ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="chance")
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)

@@ -100,10 +100,15 @@ class RevealDetector(Detector):
 
     def __init__(self, hider: str):
         super().__init__()
+        import copy
+        from pathlib import Path
+
         from ..core import load_model
 
+        if Path(hider).exists():  # a weights file: keep the detector usable from any folder
+            hider = str(Path(hider).resolve())
         self.config = {"hider": hider}
-        self.hider = load_model(hider)
+        self.hider = copy.deepcopy(load_model(hider))  # frozen here, untouched in the shared model cache
         for p in self.hider.parameters():
             p.requires_grad_(False)
         self.head = nn.Sequential(
@@ -159,9 +164,15 @@ DETECTORS = {cls.method: cls for cls in (CNNDetector, RevealDetector, SiameseDet
 
 
 def create_detector(arch: str, **config) -> Detector:
+    import inspect
+
     method = arch.removeprefix("detector-")
     if method not in DETECTORS:
         raise DeepStegoError(f"unknown detector {method!r}; choose from {', '.join(DETECTORS)}")
+    known = set(inspect.signature(DETECTORS[method]).parameters)
+    unknown = set(config) - known
+    if unknown:
+        raise DeepStegoError(f"{method} detector: unknown option(s) {', '.join(sorted(unknown))}")
     if method == "reveal" and not config.get("hider"):
         raise DeepStegoError("the reveal detector needs --hider (the hider whose reveal network it uses)")
     return DETECTORS[method](**config)

@@ -1,8 +1,8 @@
 """Clean and stego examples for training and evaluating detectors, from any registered hider.
 
 The photos are split by photo into two groups: clean examples are crops of the first group, stego examples hide
-a secret (from the second group) in a cover crop of the second group, so no photo is ever both a clean example
-and a stego cover. Training uses the training photos, evaluation the development evaluation photos (never
+a secret (another photo of the second group) in a cover crop of the second group, so no photo is ever both a
+clean example and a stego cover. Training uses the training photos, evaluation the development evaluation photos (never
 trained on), so train and test never share a photo either. Stego images are rounded to the 8-bit grid: exactly
 what a saved PNG holds.
 
@@ -39,7 +39,7 @@ def make_stego(hider: str, covers: torch.Tensor, secrets: torch.Tensor, seed: in
             rate = float(hider[len(RANDOM_LSB):])
         except ValueError:
             raise DeepStegoError(f"{hider!r}: expected {RANDOM_LSB}RATE, e.g. {RANDOM_LSB}0.5") from None
-        u8 = (covers * 255).round().to(torch.uint8).numpy()
+        u8 = (covers * 255).round().to(torch.uint8).numpy()  # covers are on the 8-bit grid already
         return torch.from_numpy(lsb_embed(u8, rate, seed)).float() / 255
     from ..core import hide_tensor, load_model
 
@@ -50,15 +50,31 @@ def make_stego(hider: str, covers: torch.Tensor, secrets: torch.Tensor, seed: in
 
 def labelled_examples(hider: str, paths: list[Path], n: int, size: int, seed: int,
                       augment: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(images, references, labels): n clean and n stego images (label 1), each with a clean reference crop of the
-    clean group (for the siamese detector), shuffled."""
+    """(images, references, labels): n clean and n stego images (label 1), shuffled, each with a clean reference
+    crop for the siamese detector. A reference comes from the same group as its image but another photo, so it
+    says nothing about the label; a stego image's secret is another photo of the cover group."""
     clean_group, cover_group = split_groups(paths)
-    clean_bank, cover_bank = PhotoBank(clean_group), PhotoBank(cover_group)
-    clean = PairSampler(clean_bank, size, seed=seed, augment=augment).sample(n)[0]
-    refs = PairSampler(clean_bank, size, seed=seed + 1, augment=augment).sample(2 * n)[0]
-    covers, secrets = PairSampler(cover_bank, size, seed=seed + 2, augment=augment).sample(n)
-    stego = make_stego(hider, covers, secrets, seed)
-    images = torch.cat([clean, stego])
+    sampler = PairSampler(PhotoBank(clean_group + cover_group), size, seed=seed, augment=augment)
+    rng = np.random.default_rng(seed)
+    a = len(clean_group)
+    groups = (np.arange(a), np.arange(a, a + len(cover_group)))
+
+    def crop(i: int) -> np.ndarray:
+        return sampler._crop(sampler.bank.images[i])
+
+    images, refs, secrets = [], [], []
+    for label in (0, 1):
+        for _ in range(n):
+            i, j, k = rng.choice(groups[label], size=3, replace=len(groups[label]) < 3)
+            if j == i:  # groups of two photos: the reference (and secret) are the other one
+                j = k = groups[label][groups[label] != i][0]
+            images.append(crop(i))
+            refs.append(crop(j))
+            if label:
+                secrets.append(crop(k if k != i else j))
+    to = lambda xs: torch.from_numpy(np.ascontiguousarray(np.stack(xs), dtype=np.float32)).permute(0, 3, 1, 2)
+    x, r = to(images), to(refs)
+    x[n:] = make_stego(hider, x[n:], to(secrets), seed)
     labels = torch.cat([torch.zeros(n), torch.ones(n)])
-    order = torch.from_numpy(np.random.default_rng(seed).permutation(2 * n))
-    return images[order], refs, labels[order]
+    order = torch.from_numpy(rng.permutation(2 * n))
+    return x[order], r[order], labels[order]
