@@ -18,10 +18,12 @@ JOBS=("$@")
 for job in "${JOBS[@]}"; do
     name=${job%%=*}
     hider=${job#*=}
-    $STEGO detect eval --method classical --hider "$hider" --pairs 200 --size 128 \
+    # finished figures are kept: the script resumes where it stopped
+    [[ -f "$RES/classical-$name.json" ]] || $STEGO detect eval --method classical --hider "$hider" --pairs 200 --size 128 \
         --json "$RES/classical-$name.json" --roc "$FIG/classical-$name.png" --overwrite
     for method in cnn reveal siamese; do
         [[ $method == reveal && $hider == lsb-random:* ]] && continue  # a random message has no reveal network
+        [[ -f "$RES/$method-$name.json" ]] && continue
         $STEGO detect train --method "$method" --hider "$hider" --data "$DATA" --pairs 600 --size 128 --epochs 6 \
             --quiet --overwrite --out "$DET/$method-$name"
         $STEGO detect eval --detector "$DET/$method-$name.safetensors" --pairs 200 \

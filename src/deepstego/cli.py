@@ -433,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     dte = sub.add_parser("detect-eval", prog="deepstego detect eval",
                          help="accuracy, AUC and ROC of a detector on held-out photos (alias: detect eval)")
-    dte.add_argument("--method", choices=methods, default="cnn")
+    dte.add_argument("--method", choices=methods,
+                     help="default: the --detector's kind, or classical when no detector is given")
     dte.add_argument("--detector", help="trained detector (not for classical)")
     dte.add_argument("--hider", help="hider of the stego examples (default: the detector's)")
     dte.add_argument("--images", help="folder of held-out photos (default: the evaluation photos)")

@@ -160,16 +160,21 @@ def train_detector(method: str, hider: str, data: str | Path, pairs: int, out: s
     return save_weights(det, out, recipe=recipe, history=history, trained={"steps": step, **history[-1]})
 
 
-def evaluate_detector(method: str, hider: str | None, *, detector_path: str | None = None, images: str | None = None,
-                      pairs: int = 200, size: int | None = None, seed: int = 99, roc_png: str | None = None) -> dict:
-    """Accuracy, AUC (and a ROC PNG) on held-out photos: the evaluation photos unless ``images`` is given."""
+def evaluate_detector(method: str | None, hider: str | None, *, detector_path: str | None = None,
+                      images: str | None = None, pairs: int = 200, size: int | None = None, seed: int = 99,
+                      roc_png: str | None = None) -> dict:
+    """Accuracy, AUC (and a ROC PNG) on held-out photos: the evaluation photos unless ``images`` is given.
+    ``method`` None: the detector file's kind, or the classical attacks when no detector is given."""
     from torchmetrics.functional.classification import binary_auroc, binary_roc
 
     det = None
+    if method is None:
+        method = "classical" if not detector_path else None
     if method != "classical":
         if not detector_path:
             raise DeepStegoError(f"evaluating a {method} detector needs --detector")
         det = load_detector(detector_path, method)
+        method = det.method
         hider = hider or det.config.get("hider")
         size = size or det.meta["recipe"]["size"]
     if not hider:
