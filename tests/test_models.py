@@ -85,3 +85,21 @@ def test_tiled_equals_whole(photos):
     tiled = hide_tensor(model, cover, secret, precision="fp32", tile=64)
     assert (whole - tiled).abs().max() * 255 <= 1.0  # at most one 8-bit level from float summation order
     assert ((whole - tiled).abs() > 0).float().mean() < 0.01
+
+
+def test_precisions_agree_and_auto_resolves(photos):
+    """``auto`` picks a real precision for this CPU, and bf16 and fp32 give the same images up to one 8-bit level."""
+    from deepstego.core import load_model
+    from deepstego.errors import DeepStegoError
+    from deepstego.precision import resolve_precision
+
+    assert resolve_precision("auto") in ("bf16", "fp32")
+    with pytest.raises(DeepStegoError):
+        resolve_precision("fp16")
+    model = load_model()
+    cover, secret = _batch(photos, 96)
+    stego = {p: hide_tensor(model, cover, secret, precision=p) for p in ("fp32", "bf16", "auto")}
+    revealed = {p: reveal_tensor(model, stego["fp32"], precision=p) for p in ("fp32", "bf16")}
+    assert (stego["fp32"] - stego["bf16"]).abs().max() * 255 <= 1.0 + 1e-4
+    assert (revealed["fp32"] - revealed["bf16"]).abs().max() * 255 <= 2.0 + 1e-4
+    assert torch.equal(stego["auto"], stego[resolve_precision("auto")])

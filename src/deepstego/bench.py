@@ -38,6 +38,7 @@ def measure(name: str, quick: bool = False) -> dict:
     from .train.losses import LossConfig, stego_loss
 
     from .models.weights import load_weights, shipped_weights
+    from .precision import autocast
 
     torch.manual_seed(0)
     shipped = shipped_weights()
@@ -58,7 +59,7 @@ def measure(name: str, quick: bool = False) -> dict:
         s = torch.rand_like(c)
         for prec in ("bf16", "fp32"):
             def step():
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=prec == "bf16"):
+                with autocast(prec):
                     out = model(c, s)
                 loss = stego_loss(LossConfig(), c, s, out.stego, out.revealed)["total"]
                 opt.zero_grad()
@@ -117,7 +118,10 @@ def main(args) -> int:
             print(f"results written to {args.json}")
         return 0
     results = run_all(quick=args.quick)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; (N×) = speed-up over baluja in this run")
+    from .precision import native_bf16
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, native bf16: {native_bf16()}; "
+          "(N×) = speed-up over baluja in this run")
     print(table(results))
     if args.json:
         atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(results, indent=1) + "\n"))

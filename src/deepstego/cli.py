@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import DeepStegoError
+from .precision import PRECISIONS
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -34,7 +35,8 @@ def _option(text: str) -> tuple[str, object]:
 def _model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None,
                    help="shipped model name, 'lsb' / 'lsb:BITS', or a .safetensors weights file (default: dsnet-v1)")
-    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="network arithmetic (default bf16)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="network arithmetic (auto: bf16 where the CPU does bf16 natively, else fp32)")
 
 
 def cmd_hide(a) -> int:
@@ -136,7 +138,7 @@ def cmd_train(a) -> int:
     quant_warmup = a.quant_warmup_steps if a.quant_warmup_steps is not None else 0 if a.init else 1500
     loss = LossConfig(kind=a.loss, beta=a.beta, ssim_weight=a.ssim_weight, cover_ramp_steps=ramp)
     cfg = TrainConfig(data=a.data, out=a.out, arch=a.arch, arch_options=arch_options, init=a.init, size=a.size,
-                      batch=a.batch, lr=a.lr, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
+                      batch=a.batch, max_zoom=a.max_zoom, lr=a.lr, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
                       max_minutes=a.max_minutes, patience=a.patience, seed=a.seed, precision=a.precision,
                       quant_warmup_steps=quant_warmup, loss=loss, checkpoint_minutes=a.checkpoint_minutes, snapshot_minutes=a.snapshot_minutes,
                       resume=a.resume, progress=not a.quiet, wandb=a.wandb)
@@ -321,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", help="start from these weights")
     t.add_argument("--size", type=int, default=128, help="crop size in px")
     t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--max-zoom", type=float, default=2.0,
+                   help="crops span SIZE to SIZE*MAX_ZOOM px of a photo (log-uniform) before resizing to SIZE")
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--beta", type=float, default=0.75, help="weight of the secret loss")
     t.add_argument("--loss", choices=("l1", "l2"), default="l1")
@@ -334,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=float, help="stop after this much training time")
     t.add_argument("--patience", type=int, default=10, help="early stopping: epochs without validation gain")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
+    t.add_argument("--precision", choices=PRECISIONS, default="auto")
     t.add_argument("--checkpoint-minutes", type=float, default=3.0)
     t.add_argument("--snapshot-minutes", type=float, default=0.0, help="keep weights snapshots this often")
     t.add_argument("--out", default="runs/train")

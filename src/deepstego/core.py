@@ -19,6 +19,7 @@ from .errors import DeepStegoError
 from .images import fit_letterbox, load_rgb, to_tensor, to_uint8, unletterbox
 from .models import StegoModel, create_model, list_models, model_entry
 from .models.weights import load_weights, shipped_weights
+from .precision import autocast
 
 DEFAULT_MODEL = "dsnet-v1"
 TILE = 1280  # tile side in px (plus context) for large images; 720p and smaller run in one pass
@@ -68,12 +69,6 @@ def _int(text: str, key: str) -> int:
         raise DeepStegoError(f"{key}: expected a number of bits after ':'") from None
 
 
-def _autocast(precision: str):
-    if precision not in ("bf16", "fp32"):
-        raise DeepStegoError(f"precision must be bf16 or fp32, not {precision!r}")
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
 def _pad(x: torch.Tensor, multiple: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
@@ -103,21 +98,21 @@ def _tiled(fn, inputs: list[torch.Tensor], model: StegoModel, tile: int) -> torc
 
 
 @torch.inference_mode()
-def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, precision: str = "bf16",
+def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, precision: str = "auto",
                 tile: int = TILE) -> torch.Tensor:
     """N×3×H×W covers and secrets (float in [0, 1]) → stego on the 8-bit grid (float in [0, 1])."""
     cover = cover.contiguous(memory_format=torch.channels_last)
     secret = secret.contiguous(memory_format=torch.channels_last)
-    with _autocast(precision):
+    with autocast(precision):
         stego = _tiled(model.encode, [cover, secret], model, tile)
     return torch.round(stego.float().clamp(0, 1) * 255) / 255
 
 
 @torch.inference_mode()
-def reveal_tensor(model: StegoModel, stego: torch.Tensor, *, precision: str = "bf16", tile: int = TILE) -> torch.Tensor:
+def reveal_tensor(model: StegoModel, stego: torch.Tensor, *, precision: str = "auto", tile: int = TILE) -> torch.Tensor:
     """N×3×H×W stego (float in [0, 1]) → revealed secret on the 8-bit grid."""
     stego = stego.contiguous(memory_format=torch.channels_last)
-    with _autocast(precision):
+    with autocast(precision):
         out = _tiled(model.decode, [stego], model, tile)
     return torch.round(out.float().clamp(0, 1) * 255) / 255
 
@@ -126,7 +121,7 @@ def _like(src, arr: np.ndarray):
     return arr if isinstance(src, np.ndarray) else Image.fromarray(arr, "RGB")
 
 
-def hide(cover, secret, *, model=None, precision: str = "bf16"):
+def hide(cover, secret, *, model=None, precision: str = "auto"):
     """Hide ``secret`` in ``cover``; returns the stego image, the cover's exact size, as the cover's kind.
 
     The secret is fitted inside the cover's size (aspect kept, black bars). Save the result losslessly (PNG):
@@ -140,7 +135,7 @@ def hide(cover, secret, *, model=None, precision: str = "bf16"):
     return _like(cover, to_uint8(stego))
 
 
-def reveal(stego, *, model=None, size: tuple[int, int] | None = None, precision: str = "bf16"):
+def reveal(stego, *, model=None, size: tuple[int, int] | None = None, precision: str = "auto"):
     """Recover the secret from a stego image (as the stego's kind). ``size=(width, height)`` cuts away the bars
     the secret was fitted with and restores that size."""
     model = load_model(model)

@@ -16,6 +16,7 @@ from .data import eval_photos, list_images
 from .errors import DeepStegoError
 from .images import atomic_write, load_rgb
 from .metrics import image_metrics
+from .precision import resolve_precision
 from .report import comparison_grid
 
 
@@ -29,7 +30,7 @@ def centre_square(path: Path, size: int) -> np.ndarray:
     return np.asarray(im.crop((left, top, left + size, top + size))).copy()
 
 
-def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, precision: str = "bf16",
+def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, precision: str = "auto",
              grid: Path | None = None) -> dict:
     """Pair photo i (cover) with photo i+1 (secret), cyclically; return per-pair and mean metrics."""
     net = load_model(model)
@@ -53,7 +54,7 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
     keys = [k for k in rows[0] if k.startswith(("cover_", "secret_"))]
     mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
     minimum = {k: float(np.min([r[k] for r in rows])) for k in keys if k.endswith("ssim")}
-    result = {"model": _model_label(model, net), "size": size, "precision": precision, "pairs": len(rows),
+    result = {"model": _model_label(model, net), "size": size, "precision": resolve_precision(precision), "pairs": len(rows),
               "mean": mean, "min": minimum, "per_pair": rows}
     if grid:
         t = [torch.from_numpy(np.stack([row[j] for row in tiles])).permute(0, 3, 1, 2).float() / 255 for j in range(4)]
@@ -78,7 +79,7 @@ def folder_images(folder: str | Path) -> list[Path]:
 
 
 def time_to_quality(run_dir: str | Path, *, size: int = 256, plot: Path | None = None,
-                    precision: str = "bf16") -> list[dict]:
+                    precision: str = "auto") -> list[dict]:
     """Evaluate every timed weights snapshot of a training run (``--snapshot-minutes``) on the evaluation photos;
     returns [{minutes, cover_ssim, secret_ssim, …}] and optionally plots secret and cover SSIM against time."""
     from .models.weights import load_weights, read_meta

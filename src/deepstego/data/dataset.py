@@ -66,8 +66,8 @@ class PhotoBank:
 class PairSampler:
     """Draws batches of (cover, secret) pairs: N×3×size×size float tensors in [0, 1] on the 8-bit grid.
 
-    Each crop has a random side between ``size`` and ``size·max_zoom`` (capped by the photo), is resized to
-    ``size``, rotated by a multiple of 90°, maybe flipped, and gets a brightness shift (±``brightness``) and a
+    Each crop has a random side between ``size`` and ``size·max_zoom`` (capped by the photo; log-uniform, so every
+    scale from close-up to whole downscaled scene is equally likely), is resized to ``size``, rotated by a multiple of 90°, maybe flipped, and gets a brightness shift (±``brightness``) and a
     contrast factor (1 ± ``contrast``). Cover and secret always come from different photos. Work is done with
     PIL and NumPy on one thread, leaving PyTorch's threads to the network.
     """
@@ -84,7 +84,8 @@ class PairSampler:
         rng, size = self.rng, self.size
         w, h = img.size
         hi = min(h, w, int(size * self.max_zoom)) if self.augment else min(h, w, size)
-        side = int(rng.integers(min(size, hi), hi + 1))
+        lo = min(size, hi)
+        side = int(round(lo * (hi / lo) ** rng.random()))
         y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
         crop = img.crop((x, y, x + side, y + side))
         if side != size:

@@ -20,7 +20,7 @@ from .grid import comparison_grid
 
 
 def frame_report(cover, secret, stego, out_dir, *, model=None, batch: int = 4, strip_frames: int = 4,
-                 precision: str = "bf16") -> dict:
+                 precision: str = "auto") -> dict:
     """Compare ``stego`` (a saved file) with ``cover`` and the secret frames revealed from it with ``secret``."""
     net = load_model(model)
     out_dir = Path(out_dir)

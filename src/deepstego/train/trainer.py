@@ -19,6 +19,7 @@ from ..errors import DeepStegoError, missing_extra
 from ..metrics import psnr, ssim
 from ..models import create_model, model_entry
 from ..models.weights import load_weights, save_weights
+from ..precision import autocast
 from ..report import save_grid
 from . import dist
 from .losses import LossConfig, stego_loss
@@ -42,12 +43,13 @@ class TrainConfig:
     max_minutes: float | None = None
     patience: int = 10
     seed: int = 0
-    precision: str = "bf16"  # bf16 | fp32
+    precision: str = "auto"  # auto | bf16 | fp32 (see deepstego.precision)
     quant_warmup_steps: int = 1500  # uniform noise instead of rounding before this step
     loss: LossConfig = field(default_factory=LossConfig)
     val_fraction: float = 0.15
     val_pairs: int = 32
     max_side: int = 1024
+    max_zoom: float = 2.0  # training crops span size … size·max_zoom px of the photo before resizing to size
     checkpoint_minutes: float = 3.0
     snapshot_minutes: float = 0.0  # >0: keep a weights snapshot this often (for time-to-quality curves)
     resume: bool = False
@@ -80,7 +82,8 @@ class Trainer:
             raise DeepStegoError(f"--batch {cfg.batch} does not split evenly over {self.world} processes")
         self.local_batch = cfg.batch // self.world
         torch.manual_seed(cfg.seed)
-        self.sampler = PairSampler(PhotoBank(train_paths, cfg.max_side), cfg.size, seed=self._sampler_seed())
+        self.sampler = PairSampler(PhotoBank(train_paths, cfg.max_side), cfg.size, seed=self._sampler_seed(),
+                                   max_zoom=cfg.max_zoom)
         val_bank = PhotoBank(val_paths, cfg.max_side)
         self.val = fixed_pairs(val_bank, cfg.size, cfg.val_pairs, seed=cfg.seed + 1)
         if cfg.init:
@@ -122,7 +125,7 @@ class Trainer:
         return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * cos)
 
     def autocast(self):
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+        return autocast(self.cfg.precision)
 
     # -- checkpoints --------------------------------------------------------------------------------------------
     @property

@@ -94,7 +94,7 @@ def _frames_of(t: torch.Tensor) -> np.ndarray:
 
 def hide_video(cover, secret, output, *, model=None, codec: str = "ffv1", lossy: bool = False, batch: int = 4,
                trim: bool = False, embed_meta: bool = False, overwrite: bool = False, progress: bool = True,
-               precision: str = "bf16") -> VideoResult:
+               precision: str = "auto") -> VideoResult:
     """Hide every frame of ``secret`` in the matching frame of ``cover`` and write ``output``.
 
     ``codec`` is ``ffv1`` (default), ``x264rgb`` or ``png`` — all bit-exact — or ``h264`` (lossy, only with
@@ -176,7 +176,7 @@ def hide_video(cover, secret, output, *, model=None, codec: str = "ffv1", lossy:
 
 
 def reveal_video(stego, output, *, model=None, lossless: bool = False, size: tuple[int, int] | None = None,
-                 batch: int = 4, overwrite: bool = False, progress: bool = True, precision: str = "bf16",
+                 batch: int = 4, overwrite: bool = False, progress: bool = True, precision: str = "auto",
                  warn=None) -> VideoResult:
     """Recover the hidden video from ``stego`` into ``output`` (H.264 MP4 by default, FFV1 MKV with
     ``lossless``). ``size=(w, h)`` restores the secret's original size; metadata embedded at hiding time, if

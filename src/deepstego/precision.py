@@ -1,0 +1,32 @@
+"""Network arithmetic: ``bf16`` autocast or plain ``fp32``, and ``auto``, which picks bf16 only where the CPU does
+bf16 natively (AMX or AVX512-BF16). Elsewhere oneDNN emulates bf16 and it is slower than fp32, not faster:
+on a 2-core Cascade Lake a dsnet training step took 1.95 s in bf16 against 0.52 s in fp32."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import DeepStegoError
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def native_bf16() -> bool:
+    """True when this CPU has bf16 matrix or vector instructions."""
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(getattr(cpu, name, lambda: False)() for name in checks)
+
+
+def resolve_precision(precision: str = "auto") -> str:
+    """``auto`` → ``bf16`` or ``fp32`` for this CPU; ``bf16`` and ``fp32`` stay as they are."""
+    if precision not in PRECISIONS:
+        raise DeepStegoError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    return precision
+
+
+def autocast(precision: str = "auto"):
+    """The autocast context for ``precision`` (a no-op context for fp32)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=resolve_precision(precision) == "bf16")
