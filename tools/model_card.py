@@ -3,7 +3,7 @@
     python tools/model_card.py dsnet-v1
 
 Reads src/deepstego/weights/NAME.json (recipe, data hash, training time), results/NAME.json and the comparison
-results listed in COMPARE (all written by `deepstego eval`), results/curve.json (`deepstego eval --curve`) and
+results listed in COMPARE (all written by `deepstego eval`), results/curve-NAME.json (`deepstego eval --curve`) and
 writes src/deepstego/weights/NAME.md and the headline figures into the
 weights JSON's "card" field (shown by `deepstego models`). The weights file itself is not touched, so its sha256
 stays valid.
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "src" / "deepstego" / "weights"
 RESULTS = ROOT / "results"
-COMPARE = ["lsb-4", "lsb-3", "baluja-10min", "dsnet-v1-10min"]
+COMPARE = ["dsnet-v1", "lsb-4", "lsb-3", "baluja-10min", "dsnet-v1-10min"]
 
 
 def _load(name: str) -> dict | None:
@@ -69,7 +69,11 @@ def main(name: str) -> None:
              f"{recipe['loss']['cover_ramp_start']} over {recipe['loss']['cover_ramp_steps']} steps, "
              f"{recipe['precision']} autocast, seed {recipe['seed']}.",
              f"- Trained on this project's 2-core CPU: {trained['minutes']} minutes of training time, "
-             f"{trained['steps']} steps, {trained['pairs']} pairs.",
+             f"{trained['steps']} steps, {trained['pairs']} pairs."
+             + (f" Machine: {meta['machine']['cpu']}, {meta['machine']['threads']} threads, native bf16 "
+                f"{'yes' if meta['machine']['native_bf16'] else 'no'}." if meta.get("machine") else ""),
+             *([f"- Initialised from `{Path(recipe['init']).stem}` (its own card gives its training); the figures "
+                f"above are this run's alone."] if recipe.get("init") else []),
              f"- Weights sha256 `{meta['sha256']}`.",
              f"- Command: `{train_command(recipe)}`", "",
              "## Measured (evaluation photos, 256×256 centre crops, revealed from saved 8-bit PNGs)", "",
@@ -78,21 +82,23 @@ def main(name: str) -> None:
              "| model | cover SSIM | cover PSNR dB | secret SSIM | secret PSNR dB |", "|---|---|---|---|---|",
              _row(name, own)]
     for other in COMPARE:
-        res = _load(other)
+        res = _load(other) if other != name else None
         if res is not None:
             lines.append(_row(other, res))
     baluja = _load("baluja-10min")
     if baluja is not None:
-        lines += ["", "`baluja-10min` is the seed design trained with this same recipe for the same 10 minutes of "
-                  "training time as the `dsnet-v1-10min` snapshot (`tools/baluja_10min.sh`)."]
+        lines += ["", "`baluja-10min` is the seed design trained with the dsnet-v1 recipe for the same 10 minutes of "
+                  "training time as the `dsnet-v1-10min` snapshot of the dsnet-v1 run, on the machine that trained "
+                  "dsnet-v1 (`tools/baluja_10min.sh`)."]
     met = own["mean"]["cover_ssim"] >= 0.98 and own["mean"]["secret_ssim"] >= 0.95
     lines += ["", "Bar of the project (mean cover SSIM ≥ 0.98 and secret SSIM ≥ 0.95 at 256 px): "
               + ("met." if met else "**not yet met**.")]
-    curve = _load("curve")
+    curve = _load(f"curve-{name}")
     if curve:
         lines += ["", "## Time to quality", "",
                   "Mean SSIM on the evaluation photos of the snapshots taken during training "
-                  "(`deepstego eval --curve RUN_DIR --json results/curve.json --plot docs/time_to_quality.png`):", "",
+                  f"(`deepstego eval --curve RUN_DIR --json results/curve-{name}.json --plot "
+                  f"docs/time_to_quality-{name}.png`):", "",
                   "| minutes | cover SSIM | secret SSIM | secret PSNR dB |", "|---|---|---|---|"]
         for p in curve["points"]:
             lines.append(f"| {p['minutes']:.1f} | {p['cover_ssim']:.4f} | {p['secret_ssim']:.4f} | "

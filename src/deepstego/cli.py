@@ -34,7 +34,8 @@ def _option(text: str) -> tuple[str, object]:
 
 def _model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None,
-                   help="shipped model name, 'lsb' / 'lsb:BITS', or a .safetensors weights file (default: dsnet-v1)")
+                   help="shipped model name, 'lsb' / 'lsb:BITS', or a .safetensors weights file "
+                        "(default: the one 'deepstego models' marks)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="network arithmetic (auto: bf16 where the CPU does bf16 natively, else fp32)")
 
@@ -403,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", help="write the measurements here")
     b.add_argument("--quick", action="store_true", help="fewer repeats and sizes (for a smoke test)")
     b.add_argument("--video", action="store_true", help="end-to-end video frames/s on the test videos instead")
-    b.add_argument("--model", help="with --video: the model to time (default: dsnet-v1)")
+    b.add_argument("--model", help="with --video: the model to time (default: the default model)")
     b.set_defaults(func=cmd_bench)
 
     methods = ("classical", "cnn", "reveal", "siamese")

@@ -19,7 +19,7 @@ from ..errors import DeepStegoError, missing_extra
 from ..metrics import psnr, ssim
 from ..models import create_model, model_entry
 from ..models.weights import load_weights, save_weights
-from ..precision import autocast
+from ..precision import autocast, native_bf16
 from ..report import save_grid
 from . import dist
 from .losses import LossConfig, stego_loss
@@ -136,7 +136,7 @@ class Trainer:
         cfg = asdict(self.cfg)
         for k in ("resume", "progress", "wandb"):
             cfg.pop(k, None)
-        return {"recipe": cfg, "data_manifest_sha256": self.manifest, "split": self.split,
+        return {"recipe": cfg, "data_manifest_sha256": self.manifest, "split": self.split, "machine": machine(),
                 "trained": {"steps": self.step, "epochs": self.epoch, "minutes": round(self.elapsed / 60, 2),
                             "pairs": self.step * self.cfg.batch}}
 
@@ -296,6 +296,19 @@ class Trainer:
 
     def snapshot(self) -> None:
         save_weights(self.model, self.out / "snapshots" / f"step{self.step:07d}", **self.info())
+
+
+def machine() -> dict:
+    """What the training ran on: the CPU's name, PyTorch's threads and the arithmetic 'auto' chose."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "threads": torch.get_num_threads(), "native_bf16": native_bf16()}
 
 
 def _tensorboard(folder: Path):
