@@ -7,11 +7,13 @@ import hashlib
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from deepstego.data import manifest_hash, PairSampler, PhotoBank, list_images, split_by_photo
+from deepstego.errors import DeepStegoError
 
 
 def test_split_is_by_photo(train_folder):
@@ -38,6 +40,20 @@ def test_sampler_is_reproducible(train_folder):
     a = PairSampler(bank, 48, seed=3).sample(4)
     b = PairSampler(bank, 48, seed=3).sample(4)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_max_zoom_sets_the_crop_scale(train_folder):
+    """A 1-px checkerboard keeps its full contrast only in 1:1 crops; zoomed-out crops average it towards grey."""
+    bank = PhotoBank(list_images(train_folder), max_side=256)
+    checker = Image.fromarray(((np.indices((512, 512)).sum(0) % 2) * 255).astype(np.uint8)).convert("RGB")
+    bank.images = [checker, checker.copy()]
+    flat = dict(brightness=0, contrast=0)
+    one = PairSampler(bank, 32, seed=0, max_zoom=1, **flat).sample(32)[0]
+    assert torch.allclose(one.std(dim=(1, 2, 3)), torch.full((32,), 0.5), atol=0.01)
+    eight = PairSampler(bank, 32, seed=0, max_zoom=8, **flat).sample(64)[0]
+    assert (eight.std(dim=(1, 2, 3)) < 0.4).float().mean() > 0.6
+    with pytest.raises(DeepStegoError):
+        PairSampler(bank, 32, max_zoom=0.5)
 
 
 @pytest.mark.slow

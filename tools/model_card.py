@@ -1,6 +1,6 @@
 """Write the model card of a shipped model from the measured results files.
 
-    python tools/model_card.py dsnet-v1
+    python tools/model_card.py [NAME]      (default: the default model)
 
 Reads src/deepstego/weights/NAME.json (recipe, data hash, training time), results/NAME.json and the comparison
 results listed in COMPARE (all written by `deepstego eval`), results/curve-NAME.json (`deepstego eval --curve`) and
@@ -32,6 +32,15 @@ def _row(label: str, res: dict) -> str:
             f"{m['secret_ssim']:.4f} (min {lo['secret_ssim']:.4f}) | {m['secret_psnr']:.2f} |")
 
 
+def _arithmetic(meta: dict) -> str:
+    """The arithmetic the run used: the recipe says what was asked ('auto' included), the machine what it became."""
+    prec = meta["recipe"]["precision"]
+    m = meta.get("machine")
+    if prec == "auto" and m:
+        prec = m.get("precision") or ("bf16" if m["native_bf16"] else "fp32")
+    return "bf16 autocast" if prec == "bf16" else "fp32 (no autocast)" if prec == "fp32" else f"{prec} precision"
+
+
 def train_command(recipe: dict) -> str:
     """The `deepstego train` command line that reproduces a recipe."""
     args = ["deepstego train", f"--data {recipe['data']}", f"--arch {recipe['arch']}"]
@@ -39,7 +48,8 @@ def train_command(recipe: dict) -> str:
     if recipe.get("init"):
         args.append(f"--init {recipe['init']}")
     loss = recipe["loss"]
-    args += [f"--size {recipe['size']}", f"--batch {recipe['batch']}", f"--lr {recipe['lr']:g}",
+    args += [f"--size {recipe['size']}", f"--batch {recipe['batch']}", f"--max-zoom {recipe.get('max_zoom', 2.0):g}",
+             f"--lr {recipe['lr']:g}",
              f"--beta {loss['beta']:g}", f"--loss {loss['kind']}", f"--ssim-weight {loss['ssim_weight']:g}",
              f"--cover-ramp-steps {loss['cover_ramp_steps']}",
              f"--quant-warmup-steps {recipe['quant_warmup_steps']}", f"--epochs {recipe['epochs']}",
@@ -67,7 +77,7 @@ def main(name: str) -> None:
              f"time budget), loss {recipe['loss']['kind']} + β {recipe['loss']['beta']} on the secret + "
              f"{recipe['loss']['ssim_weight']} × (1 − SSIM) terms, cover weight ramped from "
              f"{recipe['loss']['cover_ramp_start']} over {recipe['loss']['cover_ramp_steps']} steps, "
-             f"{recipe['precision']} autocast, seed {recipe['seed']}.",
+             f"{_arithmetic(meta)}, seed {recipe['seed']}.",
              f"- Trained on this project's 2-core CPU: {trained['minutes']} minutes of training time, "
              f"{trained['steps']} steps, {trained['pairs']} pairs."
              + (f" Machine: {meta['machine']['cpu']}, {meta['machine']['threads']} threads, native bf16 "
@@ -113,4 +123,6 @@ def main(name: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "dsnet-v1")
+    from deepstego.core import DEFAULT_MODEL
+
+    main(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_MODEL)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Every figure in the README and the model card, from a trained run to the committed results.
-#   tools/reproduce.sh NAME RUN_DIR   (e.g. dsnet-v2 runs/dsnet-v2; the model card gives the run's training command)
+#   tools/reproduce.sh [NAME [RUN_DIR]]   (default: the default model and runs/NAME; its card gives the training command)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-NAME=${1:-dsnet-v2}
+NAME=${1:-$(.venv/bin/python -c "from deepstego.core import DEFAULT_MODEL; print(DEFAULT_MODEL)")}
 RUN=${2:-runs/$NAME}
 DS=.venv/bin/deepstego
 mkdir -p results docs

@@ -2,7 +2,7 @@
 # Detection figures behind docs/steganalysis.md: every detector against every hider, trained on the training photos
 # and scored on the evaluation photos (never trained on). About 5 minutes per hider on 2 cores.
 #   tools/steganalysis.sh [NAME=HIDER ...]
-# default: dsnet-v1, baluja (runs/baluja-10min, see tools/baluja_10min.sh), lsb (k = 4) and LSB-1 at 0.5 bpp.
+# default: the default model, baluja (runs/baluja-10min, see tools/baluja_10min.sh), lsb (k = 4) and LSB-1 at 0.5 bpp.
 # Writes results/steganalysis/*.json, docs/steganalysis/*.png and results/steganalysis/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +12,9 @@ RES=results/steganalysis
 FIG=docs/steganalysis
 DET=runs/detectors
 mkdir -p "$RES" "$FIG" "$DET"
+DEFAULT=$(.venv/bin/python -c "from deepstego.core import DEFAULT_MODEL; print(DEFAULT_MODEL)")
 JOBS=("$@")
-[[ ${#JOBS[@]} -gt 0 ]] || JOBS=(dsnet-v1=dsnet-v1 baluja=runs/baluja-10min/model.safetensors lsb4=lsb
+[[ ${#JOBS[@]} -gt 0 ]] || JOBS=("$DEFAULT=$DEFAULT" baluja=runs/baluja-10min/model.safetensors lsb4=lsb
                                  lsb1-0.5bpp=lsb-random:0.5)
 for job in "${JOBS[@]}"; do
     name=${job%%=*}

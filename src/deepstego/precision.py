@@ -4,6 +4,8 @@ on a 2-core Cascade Lake a dsnet training step took 1.95 s in bf16 against 0.52 
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
 
 from .errors import DeepStegoError
@@ -11,6 +13,7 @@ from .errors import DeepStegoError
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
+@cache
 def native_bf16() -> bool:
     """True when this CPU has bf16 matrix or vector instructions."""
     cpu = getattr(torch, "cpu", None)

@@ -66,8 +66,9 @@ class PhotoBank:
 class PairSampler:
     """Draws batches of (cover, secret) pairs: N×3×size×size float tensors in [0, 1] on the 8-bit grid.
 
-    Each crop has a random side between ``size`` and ``size·max_zoom`` (capped by the photo; log-uniform, so every
-    scale from close-up to whole downscaled scene is equally likely), is resized to ``size``, rotated by a multiple of 90°, maybe flipped, and gets a brightness shift (±``brightness``) and a
+    Each crop has a random side between ``size`` and ``size·max_zoom`` (capped by the photo; log-uniform, so each
+    octave of scale is equally likely: with a large ``max_zoom`` a crop can hold most of a downscaled photo, the
+    scale of the evaluation crops), is resized to ``size``, rotated by a multiple of 90°, maybe flipped, and gets a brightness shift (±``brightness``) and a
     contrast factor (1 ± ``contrast``). Cover and secret always come from different photos. Work is done with
     PIL and NumPy on one thread, leaving PyTorch's threads to the network.
     """
@@ -76,6 +77,8 @@ class PairSampler:
                  brightness: float = 0.1, contrast: float = 0.2, augment: bool = True):
         if len(bank) < 2:
             raise DeepStegoError("training needs at least 2 photos")
+        if max_zoom < 1:
+            raise DeepStegoError(f"max zoom must be at least 1 (crops no smaller than the training size), not {max_zoom}")
         self.bank, self.size, self.max_zoom = bank, size, max_zoom
         self.brightness, self.contrast, self.augment = brightness, contrast, augment
         self.rng = np.random.default_rng(seed)
@@ -85,7 +88,8 @@ class PairSampler:
         w, h = img.size
         hi = min(h, w, int(size * self.max_zoom)) if self.augment else min(h, w, size)
         lo = min(size, hi)
-        side = int(round(lo * (hi / lo) ** rng.random()))
+        # no draw when there is no choice, so fixed (validation, evaluation) crops keep their positions
+        side = lo if hi <= lo else int(round(lo * (hi / lo) ** rng.random()))
         y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
         crop = img.crop((x, y, x + side, y + side))
         if side != size:

@@ -1,5 +1,6 @@
-"""Training: pairs from a photo folder, bf16 autocast on the CPU, checkpoints every few minutes with exact resume,
-best-so-far weights, per-epoch JSON-lines metrics, TensorBoard, comparison grids and timed weight snapshots."""
+"""Training: pairs from a photo folder, bf16 autocast where the CPU does bf16 natively (fp32 elsewhere),
+checkpoints every few minutes with exact resume, best-so-far weights, per-epoch JSON-lines metrics, TensorBoard,
+comparison grids and timed weight snapshots."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ..errors import DeepStegoError, missing_extra
 from ..metrics import psnr, ssim
 from ..models import create_model, model_entry
 from ..models.weights import load_weights, save_weights
-from ..precision import autocast, native_bf16
+from ..precision import autocast, native_bf16, resolve_precision
 from ..report import save_grid
 from . import dist
 from .losses import LossConfig, stego_loss
@@ -69,6 +70,7 @@ def _data_manifest(folder: Path, paths: list[Path]) -> str:
 class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
+        resolve_precision(cfg.precision)  # a bad value fails here, before the photos load
         self.out = Path(cfg.out)
         folder = Path(cfg.data)
         paths = list_images(folder)
@@ -136,7 +138,8 @@ class Trainer:
         cfg = asdict(self.cfg)
         for k in ("resume", "progress", "wandb"):
             cfg.pop(k, None)
-        return {"recipe": cfg, "data_manifest_sha256": self.manifest, "split": self.split, "machine": machine(),
+        return {"recipe": cfg, "data_manifest_sha256": self.manifest, "split": self.split,
+                "machine": machine(self.cfg.precision),
                 "trained": {"steps": self.step, "epochs": self.epoch, "minutes": round(self.elapsed / 60, 2),
                             "pairs": self.step * self.cfg.batch}}
 
@@ -298,8 +301,9 @@ class Trainer:
         save_weights(self.model, self.out / "snapshots" / f"step{self.step:07d}", **self.info())
 
 
-def machine() -> dict:
-    """What the training ran on: the CPU's name, PyTorch's threads and the arithmetic 'auto' chose."""
+def machine(precision: str = "auto") -> dict:
+    """What the training ran on: the CPU's name, PyTorch's threads, native bf16, and the arithmetic
+    ``precision`` resolves to there."""
     import platform
 
     cpu = platform.processor() or platform.machine()
@@ -308,7 +312,8 @@ def machine() -> dict:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    return {"cpu": cpu, "threads": torch.get_num_threads(), "native_bf16": native_bf16()}
+    return {"cpu": cpu, "threads": torch.get_num_threads(), "native_bf16": native_bf16(),
+            "precision": resolve_precision(precision)}
 
 
 def _tensorboard(folder: Path):
