@@ -99,7 +99,9 @@ def main(name: str) -> None:
     if baluja is not None:
         lines += ["", "`baluja-10min` is the seed design trained with the dsnet-v1 recipe for the same 10 minutes of "
                   "training time as the `dsnet-v1-10min` snapshot of the dsnet-v1 run, on the machine that trained "
-                  "dsnet-v1 (`tools/baluja_10min.sh`)."]
+                  "dsnet-v1 (`tools/baluja_10min.sh`): its directly predicted stego saturated during the low "
+                  "cover-weight warm-up and did not recover within the budget (validation loss flat from the first "
+                  "epoch)."]
     met = own["mean"]["cover_ssim"] >= 0.98 and own["mean"]["secret_ssim"] >= 0.95
     lines += ["", "Bar of the project (mean cover SSIM ≥ 0.98 and secret SSIM ≥ 0.95 at 256 px): "
               + ("met." if met else "**not yet met**.")]

@@ -1,6 +1,6 @@
 """Network arithmetic: ``bf16`` autocast or plain ``fp32``, and ``auto``, which picks bf16 only where the CPU does
-bf16 natively (AMX or AVX512-BF16). Elsewhere oneDNN emulates bf16 and it is slower than fp32, not faster:
-on a 2-core Cascade Lake a dsnet training step took 1.95 s in bf16 against 0.52 s in fp32."""
+bf16 natively (AMX or AVX512-BF16). Elsewhere oneDNN emulates bf16 and it is slower than fp32, not faster: on a
+2-core Cascade Lake, ``deepstego bench`` trains dsnet at 3.4 pairs/s in bf16 against 11.3 in fp32."""
 
 from __future__ import annotations
 
