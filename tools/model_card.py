@@ -33,12 +33,9 @@ def _row(label: str, res: dict) -> str:
 
 
 def _arithmetic(meta: dict) -> str:
-    """The arithmetic the run used: the recipe says what was asked ('auto' included), the machine what it became."""
-    prec = meta["recipe"]["precision"]
-    m = meta.get("machine")
-    if prec == "auto" and m:
-        prec = m.get("precision") or ("bf16" if m["native_bf16"] else "fp32")
-    return "bf16 autocast" if prec == "bf16" else "fp32 (no autocast)" if prec == "fp32" else f"{prec} precision"
+    """The arithmetic the run used: the machine record says what 'auto' became; older runs name bf16 or fp32."""
+    prec = meta.get("machine", {}).get("precision", meta["recipe"]["precision"])
+    return "bf16 autocast" if prec == "bf16" else "fp32 (no autocast)"
 
 
 def train_command(recipe: dict) -> str:

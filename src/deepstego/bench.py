@@ -118,9 +118,10 @@ def main(args) -> int:
             print(f"results written to {args.json}")
         return 0
     results = run_all(quick=args.quick)
-    from .precision import native_bf16
+    from .precision import machine
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, native bf16: {native_bf16()}; "
+    m = machine()
+    print(f"torch {torch.__version__}, {m['cpu']}, {m['threads']} threads, native bf16: {m['native_bf16']}; "
           "(N×) = speed-up over baluja in this run")
     print(table(results))
     if args.json:

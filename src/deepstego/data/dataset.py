@@ -68,8 +68,8 @@ class PairSampler:
 
     Each crop has a random side between ``size`` and ``size·max_zoom`` (capped by the photo; log-uniform, so each
     octave of scale is equally likely: with a large ``max_zoom`` a crop can hold most of a downscaled photo, the
-    scale of the evaluation crops), is resized to ``size``, rotated by a multiple of 90°, maybe flipped, and gets a brightness shift (±``brightness``) and a
-    contrast factor (1 ± ``contrast``). Cover and secret always come from different photos. Work is done with
+    scale of the evaluation crops), is resized to ``size``, rotated by a multiple of 90°, maybe flipped, and gets a
+    brightness shift (±``brightness``) and a contrast factor (1 ± ``contrast``). Cover and secret always come from different photos. Work is done with
     PIL and NumPy on one thread, leaving PyTorch's threads to the network.
     """
 

@@ -20,7 +20,7 @@ from ..errors import DeepStegoError, missing_extra
 from ..metrics import psnr, ssim
 from ..models import create_model, model_entry
 from ..models.weights import load_weights, save_weights
-from ..precision import autocast, native_bf16, resolve_precision
+from ..precision import autocast, machine, resolve_precision
 from ..report import save_grid
 from . import dist
 from .losses import LossConfig, stego_loss
@@ -299,21 +299,6 @@ class Trainer:
 
     def snapshot(self) -> None:
         save_weights(self.model, self.out / "snapshots" / f"step{self.step:07d}", **self.info())
-
-
-def machine(precision: str = "auto") -> dict:
-    """What the training ran on: the CPU's name, PyTorch's threads, native bf16, and the arithmetic
-    ``precision`` resolves to there."""
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "threads": torch.get_num_threads(), "native_bf16": native_bf16(),
-            "precision": resolve_precision(precision)}
 
 
 def _tensorboard(folder: Path):
