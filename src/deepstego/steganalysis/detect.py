@@ -128,6 +128,8 @@ def train_detector(method: str, hider: str, data: str | Path, pairs: int, out: s
     paths = list_images(data)
     det = create_detector(method, hider=hider)
     images, refs, labels = labelled_examples(hider, paths, pairs, size, seed)
+    with torch.no_grad():  # the untrained parts (the reveal detector's hider network) once per example
+        images = torch.cat([det.frozen(images[i:i + batch]) for i in range(0, len(images), batch)])
     params = [p for p in det.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
     steps = epochs * max(1, len(images) // batch)
@@ -139,7 +141,7 @@ def train_detector(method: str, hider: str, data: str | Path, pairs: int, out: s
         losses, correct = [], 0
         for i in range(0, len(images) - batch + 1, batch):
             idx = order[i:i + batch]
-            logits = det(images[idx], refs[idx] if det.needs_reference else None)
+            logits = det.classify(images[idx], refs[idx] if det.needs_reference else None)
             loss = F.binary_cross_entropy_with_logits(logits, labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()

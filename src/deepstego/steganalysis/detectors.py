@@ -67,10 +67,23 @@ class SRMTrunk(nn.Module):
 
 
 class Detector(nn.Module):
-    """Common interface: ``method``, ``config`` (rebuilds the detector), ``forward(x[, reference]) → logits``."""
+    """Common interface: ``method``, ``config`` (rebuilds the detector), ``forward(x[, reference]) → logits``.
+
+    ``forward`` is ``classify(frozen(x), reference)``: ``frozen`` holds the parts that are not trained, so training
+    computes it once per example instead of once per epoch.
+    """
 
     method = ""
     needs_reference = False
+
+    def frozen(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def classify(self, z: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classify(self.frozen(x), reference)
 
     def config_dict(self) -> dict:
         return dict(self.config)
@@ -89,8 +102,8 @@ class CNNDetector(Detector):
         self.trunk = SRMTrunk(learnable_srm)
         self.head = nn.Linear(self.trunk.features, 1)
 
-    def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.trunk(x)).squeeze(1)
+    def classify(self, z: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.trunk(z)).squeeze(1)
 
 
 class RevealDetector(Detector):
@@ -122,12 +135,15 @@ class RevealDetector(Detector):
         self.hider.eval()  # frozen, batch statistics included
         return self
 
-    def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
-        with torch.no_grad():
-            m = self.hider.multiple
-            h, w = x.shape[2] // m * m, x.shape[3] // m * m
-            revealed = self.hider.decode(x[:, :, :h, :w]).float().clamp(0, 1)
-        y = self.head(torch.cat([revealed, x[:, :, :h, :w]], 1) - 0.5)
+    @torch.no_grad()
+    def frozen(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.hider.multiple
+        h, w = x.shape[2] // m * m, x.shape[3] // m * m
+        revealed = self.hider.decode(x[:, :, :h, :w]).float().clamp(0, 1)
+        return torch.cat([revealed, x[:, :, :h, :w]], 1)
+
+    def classify(self, z: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        y = self.head(z - 0.5)
         return self.out(y.mean(dim=(2, 3))).squeeze(1)
 
     def state_dict(self, *args, **kwargs):
@@ -153,10 +169,10 @@ class SiameseDetector(Detector):
         f = self.trunk.features
         self.head = nn.Sequential(nn.Linear(3 * f, 64), nn.ReLU(), nn.Linear(64, 1))
 
-    def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+    def classify(self, z: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
         if reference is None:
             raise DeepStegoError("the siamese detector needs a known-clean reference image (--reference)")
-        a, b = self.trunk(reference), self.trunk(x)
+        a, b = self.trunk(reference), self.trunk(z)
         return self.head(torch.cat([a, b, (a - b).abs()], 1)).squeeze(1)
 
 
