@@ -51,6 +51,19 @@ def test_secret_of_other_size_and_original_size_restored(tmp_path):
     assert image_metrics(secret, revealed)["ssim"] > 0.85
 
 
+def test_letterbox_bars_cost_the_cover_less_than_black_bars():
+    """A secret of another aspect is fitted on mid-grey bars, which the hider leaves almost untouched."""
+    cover = np.asarray(Image.open(skimage_photo("rocket.jpg")).convert("RGB"))[:256, :384]
+    secret = np.asarray(Image.open(skimage_photo("coffee.png")).convert("RGB"))[:, 100:400]  # tall: wide bars
+    fitted = deepstego.images.fit_letterbox(secret, 384, 256)
+    assert (fitted[:, :20] == deepstego.images.LETTERBOX_FILL).all()
+    black = fitted.copy()
+    black[fitted.sum(-1) == 3 * deepstego.images.LETTERBOX_FILL] = 0
+    grey_cover = image_metrics(cover, deepstego.hide(cover, secret))["ssim"]
+    black_cover = image_metrics(cover, deepstego.hide(cover, black))["ssim"]
+    assert grey_cover > black_cover + 0.002, (grey_cover, black_cover)
+
+
 def test_cli_hide_reveal_round_trip(tmp_path):
     cover, secret = skimage_photo("astronaut.png"), skimage_photo("coffee.png")
     before = cover.read_bytes()

@@ -124,7 +124,7 @@ def _like(src, arr: np.ndarray):
 def hide(cover, secret, *, model=None, precision: str = "auto"):
     """Hide ``secret`` in ``cover``; returns the stego image, the cover's exact size, as the cover's kind.
 
-    The secret is fitted inside the cover's size (aspect kept, black bars). Save the result losslessly (PNG):
+    The secret is fitted inside the cover's size (aspect kept, mid-grey bars). Save the result losslessly (PNG):
     any lossy step destroys the hidden image.
     """
     model = load_model(model)

@@ -140,15 +140,21 @@ def save_png(arr: np.ndarray, path: str | os.PathLike) -> Path:
         raise DeepStegoError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
+# The bars around a fitted secret are mid-grey: the hiding networks add almost nothing to the cover where the secret
+# is 0.5, while black bars, the farthest value from 0.5, cost as much cover quality as the picture itself
+# (tests/test_api.py; README, "Video").
+LETTERBOX_FILL = 128
+
+
 def fit_letterbox(arr: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resize ``arr`` to fit inside width×height keeping its aspect, centred on a black canvas of that size."""
+    """Resize ``arr`` to fit inside width×height keeping its aspect, centred on a mid-grey canvas of that size."""
     h, w = arr.shape[:2]
     scale = min(width / w, height / h)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     im = Image.fromarray(arr, "RGB")
     if (nw, nh) != (w, h):
         im = im.resize((nw, nh), Image.Resampling.LANCZOS)
-    canvas = np.zeros((height, width, 3), np.uint8)
+    canvas = np.full((height, width, 3), LETTERBOX_FILL, np.uint8)
     x0, y0 = (width - nw) // 2, (height - nh) // 2
     canvas[y0:y0 + nh, x0:x0 + nw] = np.asarray(im)
     return canvas
