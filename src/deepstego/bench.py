@@ -185,8 +185,9 @@ def run_video(model: str | None = None) -> list[dict]:
             c = _resized_clip(bikes, f"{tmp}/bikes_{w}.mkv", w, h, 24)
             s = _resized_clip(carphone, f"{tmp}/carphone_{w}.mkv", w, h, 24)
             jobs.append((str(c), str(s)))
-        short = _resized_clip(bikes, f"{tmp}/bikes_10.mkv", 640, 272, 10)
-        jobs.append((str(short), carphone))
+        # memory against length: the same footage, codec and size, 10 frames and 250
+        for n in (10, 250):
+            jobs.append((str(_resized_clip(bikes, f"{tmp}/bikes_{n}.mkv", 640, 272, n)), carphone))
         for cover, secret in jobs:
             cmd = [sys.executable, "-m", "deepstego.bench", "--video", cover, secret, f"{tmp}/stego.mkv",
                    model or ""]
