@@ -16,7 +16,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.ao.quantization import get_default_qconfig_mapping
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
@@ -24,15 +23,12 @@ from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 from deepstego.core import hide_tensor, load_model, reveal_tensor
 from deepstego.data.evalset import eval_photos
 from deepstego.evaluate import centre_square
+from deepstego.images import to_tensor
 from deepstego.metrics import ssim
 
 warnings.filterwarnings("ignore")
 torch.set_grad_enabled(False)
 torch.backends.quantized.engine = "x86"
-
-
-def tensor(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255
 
 
 def calibration_pairs(n: int = 64, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,7 +62,7 @@ def pair_seconds(net, frame: torch.Tensor) -> float:
 
 def main(model: str | None) -> None:
     net = load_model(model).eval()
-    photos = [tensor(centre_square(p, 256)) for p in eval_photos()]
+    photos = [to_tensor(centre_square(p, 256)) for p in eval_photos()]
     covers, secrets = torch.cat(photos), torch.cat(photos[1:] + photos[:1])
     cal_c, cal_s = calibration_pairs()
     frame = torch.rand(1, 3, 720, 1280)

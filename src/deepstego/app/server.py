@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from ..core import DEFAULT_MODEL, hide, load_model, model_names, reveal
 from ..errors import DeepStegoError, missing_extra
-from ..images import fit_letterbox, load_rgb, save_png
+from ..images import fit_letterbox, load_rgb, save_png, to_tensor
 from ..metrics import image_metrics
 from ..models.weights import read_meta, shipped_weights
 from ..report import comparison_grid
@@ -122,7 +121,7 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
             raise _fail(exc) from None
         cm, sm = image_metrics(cover, stego_back), image_metrics(fitted, revealed)
         figures = _figures("Cover vs stego", cm) + "  \n" + _figures("Secret vs revealed (from the saved PNG)", sm)
-        t = [torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255 for a in (cover, fitted, stego_back, revealed)]
+        t = [to_tensor(a) for a in (cover, fitted, stego_back, revealed)]
         strip = comparison_grid(*t)
         yield (stego_back, str(out), revealed, figures, _noise_graph(cover, stego_back, "cover vs stego"),
                _noise_graph(fitted, revealed, "secret vs revealed"), strip)
