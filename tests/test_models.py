@@ -103,3 +103,21 @@ def test_precisions_agree_and_auto_resolves(photos):
     assert (stego["fp32"] - stego["bf16"]).abs().max() * 255 <= 1.0 + 1e-4
     assert (revealed["fp32"] - revealed["bf16"]).abs().max() * 255 <= 2.0 + 1e-4
     assert torch.equal(stego["auto"], stego[resolve_precision("auto")])
+
+
+def test_narrowed_dsnet_keeps_the_hider(photos):
+    """Pruning dsnet-v1 to 32 channels keeps its strongest channels: the hider still changes the cover only a
+    little, and the narrowed model is the configured width."""
+    from deepstego.core import hide_tensor, load_model
+    from deepstego.images import to_tensor
+    from deepstego.metrics import ssim
+    from deepstego.models.dsnet import narrowed
+
+    v1 = load_model("dsnet-v1")
+    small = narrowed(v1, 32)
+    assert small.config.width == 32 and small.config.reveal_blocks == v1.config.reveal_blocks
+    assert sum(p.numel() for p in small.parameters()) < 0.5 * sum(p.numel() for p in v1.parameters())
+    cover, secret = to_tensor(square(photos[2], 128)), to_tensor(square(photos[3], 128))
+    assert float(ssim(cover, hide_tensor(small, cover, secret)).mean()) > 0.95
+    with pytest.raises(ValueError):
+        narrowed(v1, 64)

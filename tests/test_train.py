@@ -126,3 +126,27 @@ def test_wandb_offline_logging(train_folder, tmp_path):
     assert proc.returncode == 0, proc.stderr
     runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
+
+
+
+def test_distillation_pulls_a_narrowed_model_towards_its_teacher(train_folder, tmp_path):
+    """dsnet-v1 pruned to 32 channels, trained the same few steps with and without dsnet-v1 as teacher: with it,
+    the distillation terms (its stego against the teacher's, its reveal of the teacher's stego against the
+    secret) end lower."""
+    from deepstego.core import load_model
+    from deepstego.models.dsnet import narrowed
+    from deepstego.models.weights import save_weights
+
+    start = save_weights(narrowed(load_model("dsnet-v1"), 32), tmp_path / "w32")
+    ends = {}
+    for teacher in (None, "dsnet-v1"):
+        trainer = Trainer(_cfg(train_folder, tmp_path / f"run-{teacher}", init=str(start), teacher=teacher,
+                               batch=16, lr=2e-3, epochs=1, steps_per_epoch=40, precision="fp32",
+                               quant_warmup_steps=0, loss=LossConfig(cover_ramp_steps=0)))
+        trainer.run()
+        trainer.teacher = load_model("dsnet-v1")
+        cover, secret = trainer.val
+        with torch.no_grad():
+            ends[teacher] = float(trainer.distillation(cover, secret, trainer.model(cover, secret).stego))
+    assert ends["dsnet-v1"] < 0.9 * ends[None]
+    assert read_meta(tmp_path / "run-dsnet-v1" / "model.safetensors")["recipe"]["teacher"] == "dsnet-v1"

@@ -44,6 +44,8 @@ def train_command(recipe: dict) -> str:
     args += [f"--opt {k}={v}" for k, v in recipe["arch_options"].items()]
     if recipe.get("init"):
         args.append(f"--init {recipe['init']}")
+    if recipe.get("teacher"):
+        args.append(f"--teacher {recipe['teacher']} --teacher-weight {recipe['teacher_weight']:g}")
     loss = recipe["loss"]
     args += [f"--size {recipe['size']}", f"--batch {recipe['batch']}", f"--max-zoom {recipe.get('max_zoom', 2.0):g}",
              f"--lr {recipe['lr']:g}",
@@ -56,6 +58,20 @@ def train_command(recipe: dict) -> str:
     args += [f"--patience {recipe['patience']}", f"--seed {recipe['seed']}", f"--precision {recipe['precision']}",
              f"--snapshot-minutes {recipe['snapshot_minutes']:g}", f"--out {recipe['out']}"]
     return " ".join(args)
+
+
+def _start(recipe: dict) -> str:
+    """Where an --init run started: another model's weights, or a model narrowed by tools/narrow.py."""
+    init = ROOT / recipe["init"]
+    source = json.loads(init.with_suffix(".json").read_text()).get("narrowed_from") if init.with_suffix(".json").exists() else None
+    if source:
+        width = json.loads(init.with_suffix(".json").read_text())["config"]["width"]
+        return (f"- Start point: `{source}` pruned to {width} channels (`python tools/narrow.py {source} {width} "
+                f"{Path(recipe['init']).with_suffix('')}`), then trained as below"
+                + (f" with `{recipe['teacher']}` as teacher (the pull towards its stego and towards revealing "
+                   f"from its stego starts at weight {recipe['teacher_weight']:g} and fades to 0)." if recipe.get("teacher") else "."))
+    return (f"- Initialised from `{Path(recipe['init']).stem}` (its own card gives its training); the figures "
+            f"above are this run's alone.")
 
 
 def main(name: str) -> None:
@@ -79,8 +95,7 @@ def main(name: str) -> None:
              f"{trained['steps']} steps, {trained['pairs']} pairs."
              + (f" Machine: {meta['machine']['cpu']}, {meta['machine']['threads']} threads, native bf16 "
                 f"{'yes' if meta['machine']['native_bf16'] else 'no'}." if meta.get("machine") else ""),
-             *([f"- Initialised from `{Path(recipe['init']).stem}` (its own card gives its training); the figures "
-                f"above are this run's alone."] if recipe.get("init") else []),
+             *([_start(recipe)] if recipe.get("init") else []),
              f"- Weights sha256 `{meta['sha256']}`.",
              f"- Command: `{train_command(recipe)}`", "",
              "## Measured (evaluation photos, 256×256 centre crops, revealed from saved 8-bit PNGs)", "",

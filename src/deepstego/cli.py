@@ -138,7 +138,8 @@ def cmd_train(a) -> int:
     ramp = a.cover_ramp_steps if a.cover_ramp_steps is not None else 0 if a.init else 1000
     quant_warmup = a.quant_warmup_steps if a.quant_warmup_steps is not None else 0 if a.init else 1500
     loss = LossConfig(kind=a.loss, beta=a.beta, ssim_weight=a.ssim_weight, cover_ramp_steps=ramp)
-    cfg = TrainConfig(data=a.data, out=a.out, arch=a.arch, arch_options=arch_options, init=a.init, size=a.size,
+    cfg = TrainConfig(data=a.data, out=a.out, arch=a.arch, arch_options=arch_options, init=a.init,
+                      teacher=a.teacher, teacher_weight=a.teacher_weight, size=a.size,
                       batch=a.batch, max_zoom=a.max_zoom, lr=a.lr, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
                       max_minutes=a.max_minutes, patience=a.patience, seed=a.seed, precision=a.precision,
                       quant_warmup_steps=quant_warmup, loss=loss, checkpoint_minutes=a.checkpoint_minutes, snapshot_minutes=a.snapshot_minutes,
@@ -322,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="architecture option, e.g. width=96 (repeatable)")
     t.add_argument("--activation", choices=ACTIVATIONS)
     t.add_argument("--init", help="start from these weights")
+    t.add_argument("--teacher", help="distil: pull the hider towards this trained model's stego (name or weights file)")
+    t.add_argument("--teacher-weight", type=float, default=5.0,
+                   help="weight of the pull towards the teacher's stego at the start; fades to 0 by the end")
     t.add_argument("--size", type=int, default=128, help="crop size in px")
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--max-zoom", type=float, default=2.0,

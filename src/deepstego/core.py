@@ -21,7 +21,7 @@ from .models import StegoModel, create_model, list_models, model_entry
 from .models.weights import load_weights, shipped_weights
 from .precision import autocast
 
-DEFAULT_MODEL = "dsnet-v1"
+DEFAULT_MODEL = "dsnet-v2"
 TILE = 1280  # tile side in px (plus context) for large images; 720p and smaller run in one pass
 
 _cache: dict[str, StegoModel] = {}

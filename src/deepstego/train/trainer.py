@@ -19,6 +19,7 @@ from ..data.corpus import manifest_hash
 from ..errors import DeepStegoError, missing_extra
 from ..metrics import psnr, ssim
 from ..models import create_model, model_entry
+from ..models.blocks import quantize, round_8bit
 from ..models.weights import load_weights, save_weights
 from ..precision import autocast, machine, resolve_precision
 from ..report import save_grid
@@ -33,6 +34,8 @@ class TrainConfig:
     arch: str = "dsnet"
     arch_options: dict = field(default_factory=dict)
     init: str | None = None  # start from these weights (same architecture)
+    teacher: str | None = None  # a trained model whose stego the hider is pulled towards (any architecture)
+    teacher_weight: float = 5.0  # weight of that pull at step 0; it fades linearly to 0 over the run
     size: int = 128
     batch: int = 16
     lr: float = 1e-3
@@ -97,6 +100,12 @@ class Trainer:
         if not self.model.trainable:
             raise DeepStegoError(f"{cfg.arch} has nothing to train")
         self.model = self.model.to(memory_format=torch.channels_last).train()
+        self.teacher = None
+        if cfg.teacher:
+            from ..core import load_model  # a shipped name or a weights file
+
+            self.teacher = load_model(cfg.teacher).to(memory_format=torch.channels_last).eval()
+            self.teacher.requires_grad_(False)
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -290,12 +299,24 @@ class Trainer:
         with self.autocast():
             out = self.net(cover, secret, quant=quant)
         loss = stego_loss(cfg.loss, cover, secret, out.stego, out.revealed, step=self.step)["total"]
+        if self.teacher is not None:
+            loss = loss + cfg.teacher_weight * (1 - self.progress()) * self.distillation(cover, secret, out.stego)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
         self.step += 1
         return float(loss.detach())
+
+    def distillation(self, cover, secret, stego) -> torch.Tensor:
+        """Two fixed targets from the teacher: its stego for the hider, and reading the secret back from its
+        (8-bit) stego for the reveal network, so neither side waits for the other to find a code."""
+        with torch.no_grad(), self.autocast():
+            target = quantize(self.teacher.encode(cover, secret), "none")
+        with self.autocast():
+            revealed = self.model.decode(round_8bit(target.clamp(0, 1)))
+        hider = (stego.float() - target.float()).abs().mean()
+        return hider + self.cfg.loss.beta * (revealed.float() - secret).abs().mean()
 
     def snapshot(self) -> None:
         save_weights(self.model, self.out / "snapshots" / f"step{self.step:07d}", **self.info())
