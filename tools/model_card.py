@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "src" / "deepstego" / "weights"
 RESULTS = ROOT / "results"
-COMPARE = ["dsnet-v1", "lsb-4", "lsb-3", "baluja-10min", "dsnet-v1-10min"]
+COMPARE = ["dsnet-v1", "dsnet-v1-fp32", "lsb-4", "lsb-3", "baluja-10min", "dsnet-v1-10min"]
 
 
 def _load(name: str) -> dict | None:

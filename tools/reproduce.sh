@@ -14,6 +14,7 @@ cp "$RUN/model.json" "src/deepstego/weights/$NAME.json"
 
 $DS eval --model "$NAME" --json "results/$NAME.json" --grid docs/eval_grid.png
 $DS eval --model lsb:4 --json results/lsb-4.json
+$DS eval --model dsnet-v1 --precision fp32 --json results/dsnet-v1-fp32.json  # the model dsnet-v2 was distilled from
 $DS eval --model lsb:3 --json results/lsb-3.json
 # the seed design against dsnet with the same recipe and the same 10 minutes of training (tools/baluja_10min.sh and
 # the 10-minute snapshot of the dsnet-v1 run) are kept from the session that trained dsnet-v1: results/*-10min.json
