@@ -59,7 +59,7 @@ def load_model(name_or_path: str | os.PathLike | StegoModel | None = None) -> St
     else:
         raise DeepStegoError(f"unknown model {key!r}; choose from {', '.join(model_names())} or give a weights file")
     # oneDNN runs channels_last convolutions much faster on this CPU when the weights are channels_last too
-    # (dsnet-v2 at 720p: reveal 0.93 → 1.65 frames/s); inputs are made channels_last in hide_tensor/reveal_tensor
+    # (tools/frame_speed.py); inputs are made channels_last in hide_tensor/reveal_tensor
     model = model.to(memory_format=torch.channels_last)
     _cache[key] = model
     return model
