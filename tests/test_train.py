@@ -128,7 +128,6 @@ def test_wandb_offline_logging(train_folder, tmp_path):
     assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
 
 
-
 def test_distillation_pulls_a_narrowed_model_towards_its_teacher(train_folder, tmp_path):
     """dsnet-v1 pruned to 32 channels, trained the same few steps with and without dsnet-v1 as teacher: with it,
     the distillation terms (its stego against the teacher's, its reveal of the teacher's stego against the

@@ -62,16 +62,17 @@ def train_command(recipe: dict) -> str:
 
 def _start(recipe: dict) -> str:
     """Where an --init run started: another model's weights, or a model narrowed by tools/narrow.py."""
-    init = ROOT / recipe["init"]
-    source = json.loads(init.with_suffix(".json").read_text()).get("narrowed_from") if init.with_suffix(".json").exists() else None
-    if source:
-        width = json.loads(init.with_suffix(".json").read_text())["config"]["width"]
-        return (f"- Start point: `{source}` pruned to {width} channels (`python tools/narrow.py {source} {width} "
-                f"{Path(recipe['init']).with_suffix('')}`), then trained as below"
-                + (f" with `{recipe['teacher']}` as teacher (the pull towards its stego and towards revealing "
-                   f"from its stego starts at weight {recipe['teacher_weight']:g} and fades to 0)." if recipe.get("teacher") else "."))
-    return (f"- Initialised from `{Path(recipe['init']).stem}` (its own card gives its training); the figures "
-            f"above are this run's alone.")
+    init_json = (ROOT / recipe["init"]).with_suffix(".json")
+    init = json.loads(init_json.read_text()) if init_json.exists() else {}
+    source = init.get("narrowed_from")
+    if not source:
+        return (f"- Initialised from `{Path(recipe['init']).stem}` (its own card gives its training); the figures "
+                f"above are this run's alone.")
+    width = init["config"]["width"]
+    teacher = (f" with `{recipe['teacher']}` as teacher (the pull towards its stego and towards revealing from its "
+               f"stego starts at weight {recipe['teacher_weight']:g} and fades to 0)." if recipe.get("teacher") else ".")
+    return (f"- Start point: `{source}` pruned to {width} channels (`python tools/narrow.py {source} {width} "
+            f"{Path(recipe['init']).with_suffix('')}`), then trained as below{teacher}")
 
 
 def main(name: str) -> None:

@@ -147,6 +147,16 @@ def _top(scores: torch.Tensor, k: int) -> torch.Tensor:
     return scores.topk(k).indices.sort().values
 
 
+def _out_norm(w: torch.Tensor) -> torch.Tensor:
+    """Σ|w| per output channel of a convolution weight."""
+    return w.abs().sum((1, 2, 3))
+
+
+def _in_norm(w: torch.Tensor) -> torch.Tensor:
+    """Σ|w| per input channel of a convolution weight."""
+    return w.abs().sum((0, 2, 3))
+
+
 @torch.no_grad()
 def narrowed(model: DSNet, width: int) -> DSNet:
     """A copy of a trained dsnet with ``width`` channels instead of its own: structured pruning that keeps, in each
@@ -158,30 +168,26 @@ def narrowed(model: DSNet, width: int) -> DSNet:
         raise ValueError(f"width must be in 1..{c.width}")
     small = DSNet(DSNetConfig(**{**dataclasses.asdict(c), "width": width}))
     src, dst = model.state_dict(), small.state_dict()
-    norm = lambda w, dim: w.abs().flatten(dim).sum(-1) if dim == 1 else w.abs().transpose(0, 1).flatten(1).sum(-1)  # noqa: E731
-    pre = {"prep": 0, "hide": 3 * c.factor**2, "reveal": 0}  # input channels before the stream's own (hide: cover)
+    n_cover = 3 * c.factor**2  # hide.inp reads the unshuffled cover, then the prep network's stream
     keep = {}
     for net in ("prep", "hide", "reveal"):
-        blocks = len(getattr(model, net).body)
-        into = norm(src[f"{net}.inp.weight"], 1) + sum(norm(src[f"{net}.body.{i}.conv2.weight"], 1) for i in range(blocks))
-        out_of = sum(norm(src[f"{net}.body.{i}.conv1.weight"], 0) for i in range(blocks))
-        out_of = out_of + (norm(src["hide.inp.weight"][:, pre["hide"]:], 0) if net == "prep" else
-                           norm(src[f"{net}.out.weight"], 0))
-        keep[net] = _top(into * out_of, width)
-        dst[f"{net}.inp.weight"] = src[f"{net}.inp.weight"][keep[net]]
-        dst[f"{net}.inp.bias"] = src[f"{net}.inp.bias"][keep[net]]
-        for i in range(blocks):
+        blocks = range(len(getattr(model, net).body))
+        into = _out_norm(src[f"{net}.inp.weight"]) + sum(_out_norm(src[f"{net}.body.{i}.conv2.weight"]) for i in blocks)
+        reader = src["hide.inp.weight"][:, n_cover:] if net == "prep" else src[f"{net}.out.weight"]
+        out_of = _in_norm(reader) + sum(_in_norm(src[f"{net}.body.{i}.conv1.weight"]) for i in blocks)
+        k = keep[net] = _top(into * out_of, width)
+        dst[f"{net}.inp.weight"], dst[f"{net}.inp.bias"] = src[f"{net}.inp.weight"][k], src[f"{net}.inp.bias"][k]
+        for i in blocks:
             p = f"{net}.body.{i}."
-            inner = _top(norm(src[p + "conv1.weight"], 1) * norm(src[p + "conv2.weight"], 0), width)
-            dst[p + "conv1.weight"] = src[p + "conv1.weight"][inner][:, keep[net]]
+            inner = _top(_out_norm(src[p + "conv1.weight"]) * _in_norm(src[p + "conv2.weight"]), width)
+            dst[p + "conv1.weight"] = src[p + "conv1.weight"][inner][:, k]
             dst[p + "conv1.bias"] = src[p + "conv1.bias"][inner]
-            dst[p + "conv2.weight"] = src[p + "conv2.weight"][keep[net]][:, inner]
-            dst[p + "conv2.bias"] = src[p + "conv2.bias"][keep[net]]
+            dst[p + "conv2.weight"] = src[p + "conv2.weight"][k][:, inner]
+            dst[p + "conv2.bias"] = src[p + "conv2.bias"][k]
         if net != "prep":
-            dst[f"{net}.out.weight"] = src[f"{net}.out.weight"][:, keep[net]]
+            dst[f"{net}.out.weight"] = src[f"{net}.out.weight"][:, k]
             dst[f"{net}.out.bias"] = src[f"{net}.out.bias"]
-    cols = torch.cat([torch.arange(pre["hide"]), pre["hide"] + keep["prep"]])
-    w = src["hide.inp.weight"][keep["hide"]]
-    dst["hide.inp.weight"] = w[:, cols]
+    cols = torch.cat([torch.arange(n_cover), n_cover + keep["prep"]])
+    dst["hide.inp.weight"] = src["hide.inp.weight"][keep["hide"]][:, cols]
     small.load_state_dict(dst, strict=True)
     return small.eval()

@@ -19,7 +19,7 @@ from ..data.corpus import manifest_hash
 from ..errors import DeepStegoError, missing_extra
 from ..metrics import psnr, ssim
 from ..models import create_model, model_entry
-from ..models.blocks import quantize, round_8bit
+from ..models.blocks import quantize
 from ..models.weights import load_weights, save_weights
 from ..precision import autocast, machine, resolve_precision
 from ..report import save_grid
@@ -101,11 +101,10 @@ class Trainer:
             raise DeepStegoError(f"{cfg.arch} has nothing to train")
         self.model = self.model.to(memory_format=torch.channels_last).train()
         self.teacher = None
-        if cfg.teacher:
-            from ..core import load_model  # a shipped name or a weights file
+        if cfg.teacher:  # a shipped name or a weights file; load_model gives it channels_last and in eval mode
+            from ..core import load_model
 
-            self.teacher = load_model(cfg.teacher).to(memory_format=torch.channels_last).eval()
-            self.teacher.requires_grad_(False)
+            self.teacher = load_model(cfg.teacher)
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -312,10 +311,10 @@ class Trainer:
         """Two fixed targets from the teacher: its stego for the hider, and reading the secret back from its
         (8-bit) stego for the reveal network, so neither side waits for the other to find a code."""
         with torch.no_grad(), self.autocast():
-            target = quantize(self.teacher.encode(cover, secret), "none")
+            target = self.teacher.encode(cover, secret).float().clamp(0, 1)
         with self.autocast():
-            revealed = self.model.decode(round_8bit(target.clamp(0, 1)))
-        hider = (stego.float() - target.float()).abs().mean()
+            revealed = self.model.decode(quantize(target, "round"))
+        hider = (stego.float() - target).abs().mean()
         return hider + self.cfg.loss.beta * (revealed.float() - secret).abs().mean()
 
     def snapshot(self) -> None:
