@@ -23,8 +23,8 @@ def _floor(name: str) -> float:
 @pytest.mark.parametrize("name", model_names())
 def test_api_round_trip_kinds(name, photos, tmp_path):
     cover, secret = square(photos[0], 200), square(photos[4], 200)
-    # ndarray in → ndarray out
-    stego = deepstego.hide(cover, secret, model=name)
+    # ndarray in → ndarray out (the network pass: the default refinement has its own test below)
+    stego = deepstego.hide(cover, secret, model=name, refine=0)
     assert isinstance(stego, np.ndarray) and stego.shape == cover.shape and stego.dtype == np.uint8
     # PIL in → PIL out, through a real file
     Image.fromarray(stego).save(tmp_path / "stego.png")
@@ -59,8 +59,8 @@ def test_letterbox_bars_cost_the_cover_less_than_black_bars():
     assert (fitted[:, :20] == deepstego.images.LETTERBOX_FILL).all()
     black = fitted.copy()
     black[fitted.sum(-1) == 3 * deepstego.images.LETTERBOX_FILL] = 0
-    grey_cover = image_metrics(cover, deepstego.hide(cover, secret))["ssim"]
-    black_cover = image_metrics(cover, deepstego.hide(cover, black))["ssim"]
+    grey_cover = image_metrics(cover, deepstego.hide(cover, secret, refine=0))["ssim"]
+    black_cover = image_metrics(cover, deepstego.hide(cover, black, refine=0))["ssim"]
     assert grey_cover > black_cover + 0.002, (grey_cover, black_cover)
 
 
@@ -90,8 +90,42 @@ def test_large_image_is_tiled_with_bounded_memory(tmp_path):
     """A 2.1-megapixel image goes through in tiles; the round trip still works."""
     big = np.asarray(Image.open(skimage_photo("astronaut.png")).convert("RGB").resize((1920, 1088)))
     secret = np.asarray(Image.open(skimage_photo("coffee.png")).convert("RGB"))
-    stego = deepstego.hide(big, secret)
+    stego = deepstego.hide(big, secret, refine=0)  # the network pass: refinement is tested on its own below
     assert stego.shape == big.shape
     revealed = deepstego.reveal(stego)
     fitted = deepstego.images.fit_letterbox(secret, 1920, 1088)
     assert image_metrics(fitted, revealed)["ssim"] > 0.85
+
+
+def _png_round_trip(stego: np.ndarray, tmp_path, name: str) -> np.ndarray:
+    Image.fromarray(stego).save(tmp_path / name)
+    return deepstego.reveal(np.asarray(Image.open(tmp_path / name)))
+
+
+def test_refinement_reveals_the_secret_better_at_the_same_cover_quality(photos, tmp_path):
+    """Refining the stego against the reveal network beats the network pass alone, through a saved PNG."""
+    cover, secret = square(photos[6], 160), square(photos[7], 160)  # china carrying flower
+    fast, refined = (deepstego.hide(cover, secret, refine=n) for n in (0, 30))
+    assert deepstego.hide(cover, secret).tobytes() != fast.tobytes()  # the default refines
+    s_fast = image_metrics(secret, _png_round_trip(fast, tmp_path, "fast.png"))
+    s_ref = image_metrics(secret, _png_round_trip(refined, tmp_path, "refined.png"))
+    c_fast, c_ref = image_metrics(cover, fast), image_metrics(cover, refined)
+    assert s_ref["ssim"] > s_fast["ssim"] + 0.02 and s_ref["psnr"] > s_fast["psnr"] + 1, (s_fast, s_ref)
+    assert c_ref["ssim"] > c_fast["ssim"] - 0.003, (c_fast, c_ref)
+
+
+def test_refinement_in_tiles_leaves_no_seam(tmp_path):
+    """A large image is refined tile by tile; the secret comes back as well along the tiles' borders as inside."""
+    from deepstego.core import hide_tensor
+    from deepstego.images import to_tensor, to_uint8
+
+    cover, secret = square(skimage_photo("astronaut.png"), 256), square(skimage_photo("coffee.png"), 256)
+    model = deepstego.load_model()
+    whole = to_uint8(hide_tensor(model, to_tensor(cover), to_tensor(secret), refine=20))
+    tiled = to_uint8(hide_tensor(model, to_tensor(cover), to_tensor(secret), refine=20, tile=128))
+    err_whole = np.abs(_png_round_trip(whole, tmp_path, "w.png").astype(float) - secret).mean(-1)
+    err_tiled = np.abs(_png_round_trip(tiled, tmp_path, "t.png").astype(float) - secret).mean(-1)
+    seam = np.r_[120:136]
+    assert err_tiled[:, seam].mean() < 1.15 * err_whole[:, seam].mean() + 0.5, (err_tiled[:, seam].mean(),
+                                                                                  err_whole[:, seam].mean())
+    assert err_tiled.mean() < 1.1 * err_whole.mean() + 0.3

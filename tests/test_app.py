@@ -96,7 +96,8 @@ def test_twenty_concurrent_image_requests(server, small_pair, app_tmp):
     cover, secret = small_pair
 
     def one(_):
-        return client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v1", api_name="/hide_image")
+        return client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v1", 10,
+                              api_name="/hide_image")
 
     started = time.time()
     with ThreadPoolExecutor(max_workers=20) as pool:

@@ -115,6 +115,13 @@ def test_output_exists_and_input_protected(tmp_path, cover):
     assert existing.read_bytes() == b"keep me"
 
 
+def test_refine_needs_a_network(tmp_path, cover):
+    out = tmp_path / "stego.png"
+    _assert_clean_failure(run_cli("hide", cover, cover, "-o", out, "--model", "lsb", "--refine", "5"), out,
+                          contains="no differentiable reveal")
+    _assert_clean_failure(run_cli("hide", cover, cover, "-o", out, "--refine", "-1"), out, contains="0 or more")
+
+
 def test_output_must_be_png(tmp_path, cover):
     out = tmp_path / "stego.jpg"
     _assert_clean_failure(run_cli("hide", cover, cover, "-o", out, "--model", "lsb"), out, contains="PNG")

@@ -30,3 +30,21 @@ def test_identical_images(photos):
     a = square(photos[0], 64)
     m = image_metrics(a, a)
     assert m["ssim"] == pytest.approx(1.0) and m["psnr"] == 100.0 and m["mse"] == 0.0
+
+
+@pytest.mark.parametrize("size", [16, 96])
+def test_ssim_loss_is_one_minus_ssim_with_the_same_gradient(photos, size):
+    """The losses' separable SSIM gives the reported SSIM's value and gradient (tiny images: the same code)."""
+    import torch
+
+    from deepstego.metrics import ssim, ssim_loss
+
+    a = torch.from_numpy(np.stack([square(p, size) for p in photos[:3]])).permute(0, 3, 1, 2).float() / 255
+    b = torch.from_numpy(np.stack([square(p, size) for p in photos[3:6]])).permute(0, 3, 1, 2).float() / 255
+    x = b.clone().requires_grad_(True)
+    y = b.clone().requires_grad_(True)
+    fast, ref = ssim_loss(a, x), 1 - ssim(a, y).mean()
+    assert abs(float(fast.detach()) - float(ref.detach())) < 1e-5
+    fast.backward()
+    ref.backward()
+    assert torch.allclose(x.grad, y.grad, atol=1e-6, rtol=1e-3)

@@ -17,7 +17,7 @@ from deepstego.steganalysis import classical
 from deepstego.steganalysis.detect import evaluate_detector, load_detector, train_detector
 from deepstego.steganalysis.detectors import DETECTORS, create_detector
 
-from .conftest import run_cli, skimage_photo
+from .conftest import run_cli, skimage_photo, square
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +168,20 @@ def test_a_folder_with_one_image_is_scored(photos, tmp_path):
     proc = run_cli("detect", tmp_path, "--csv", tmp_path / "out.csv")
     assert proc.returncode == 0, proc.stderr
     assert "1 image scored" in proc.stdout
+
+
+def test_refined_hider_makes_the_stego_hide_makes(photos):
+    """'NAME+refine:STEPS' gives detectors the refined stego that 'deepstego hide' writes by default."""
+    from deepstego.core import hide_tensor, load_model
+    from deepstego.errors import DeepStegoError
+    from deepstego.images import to_tensor
+    from deepstego.steganalysis.pairs import make_stego
+
+    covers = torch.cat([to_tensor(square(p, 64)) for p in photos[:2]])
+    secrets = torch.cat([to_tensor(square(p, 64)) for p in photos[2:4]])
+    refined = make_stego("dsnet-v2+refine:5", covers, secrets)
+    assert torch.equal(refined, hide_tensor(load_model("dsnet-v2"), covers, secrets, refine=5))
+    assert not torch.equal(refined, make_stego("dsnet-v2", covers, secrets))
+    assert create_detector("reveal", hider="dsnet-v2+refine:5").hider.arch == "dsnet"
+    with pytest.raises(DeepStegoError, match="NAME\\+refine:STEPS"):
+        make_stego("dsnet-v2+refine:many", covers, secrets)

@@ -18,7 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "src" / "deepstego" / "weights"
 RESULTS = ROOT / "results"
-COMPARE = ["dsnet-v1", "dsnet-v1-fp32", "lsb-4", "lsb-3", "baluja-10min", "dsnet-v1-10min"]
+# NAME-network: the same model without refinement (deepstego eval --refine 0)
+COMPARE = ["{name}-network", "dsnet-v1", "dsnet-v1-fp32", "lsb-4", "lsb-3", "baluja-10min-refined", "baluja-10min",
+           "dsnet-v1-10min"]
 
 
 def _load(name: str) -> dict | None:
@@ -28,7 +30,8 @@ def _load(name: str) -> dict | None:
 
 def _row(label: str, res: dict) -> str:
     m, lo = res["mean"], res["min"]
-    return (f"| {label} | {m['cover_ssim']:.4f} (min {lo['cover_ssim']:.4f}) | {m['cover_psnr']:.2f} | "
+    steps = "–" if str(res["model"]).startswith("lsb") else res.get("refine", 0)  # nothing to refine against
+    return (f"| {label} | {steps} | {m['cover_ssim']:.4f} (min {lo['cover_ssim']:.4f}) | {m['cover_psnr']:.2f} | "
             f"{m['secret_ssim']:.4f} (min {lo['secret_ssim']:.4f}) | {m['secret_psnr']:.2f} |")
 
 
@@ -101,10 +104,13 @@ def main(name: str) -> None:
              f"- Command: `{train_command(recipe)}`", "",
              "## Measured (evaluation photos, 256×256 centre crops, revealed from saved 8-bit PNGs)", "",
              "Photos shipped inside scikit-image, scikit-learn and matplotlib, never trained on; cover i carries "
-             "photo i+1 as its secret. Command: `deepstego eval --model NAME --json results/NAME.json`.", "",
-             "| model | cover SSIM | cover PSNR dB | secret SSIM | secret PSNR dB |", "|---|---|---|---|---|",
+             "photo i+1 as its secret. Command: `deepstego eval --model NAME --json results/NAME.json` (networks "
+             f"refine each stego for {own.get('refine', 0)} steps against the reveal network by default; "
+             "`--refine 0` gives the network pass alone, the figures of the video path).", "",
+             "| model | refinement steps | cover SSIM | cover PSNR dB | secret SSIM | secret PSNR dB |",
+             "|---|---|---|---|---|---|",
              _row(name, own)]
-    for other in COMPARE:
+    for other in (c.format(name=name) for c in COMPARE):
         res = _load(other) if other != name else None
         if res is not None:
             lines.append(_row(other, res))
@@ -117,13 +123,17 @@ def main(name: str) -> None:
                   "epoch)."]
     met = own["mean"]["cover_ssim"] >= 0.98 and own["mean"]["secret_ssim"] >= 0.95
     lines += ["", "Bar of the project (mean cover SSIM ≥ 0.98 and secret SSIM ≥ 0.95 at 256 px): "
-              + ("met." if met else "**not yet met**.")]
-    curve = _load(f"curve-{name}")
-    if curve:
-        lines += ["", "## Time to quality", "",
+              + (f"met with the default {own.get('refine', 0)} refinement steps" if met else "**not yet met**")
+              + (" (not by the network pass alone)." if met and own.get("refine") else ".")]
+    for suffix, option in (("", ""), ("-network", " --refine 0")):
+        curve = _load(f"curve-{name}{suffix}")
+        if not curve:
+            continue
+        steps = curve["points"][0].get("refine", 0)
+        lines += ["", f"## Time to quality ({steps} refinement steps)", "",
                   "Mean SSIM on the evaluation photos of the snapshots taken during training "
-                  f"(`deepstego eval --curve RUN_DIR --json results/curve-{name}.json --plot "
-                  f"docs/time_to_quality-{name}.png`):", "",
+                  f"(`deepstego eval --curve RUN_DIR{option} --json results/curve-{name}{suffix}.json --plot "
+                  f"docs/time_to_quality-{name}{suffix}.png`):", "",
                   "| minutes | cover SSIM | secret SSIM | secret PSNR dB |", "|---|---|---|---|"]
         for p in curve["points"]:
             lines.append(f"| {p['minutes']:.1f} | {p['cover_ssim']:.4f} | {p['secret_ssim']:.4f} | "
@@ -132,6 +142,7 @@ def main(name: str) -> None:
     m = own["mean"]
     meta["card"] = {"cover SSIM": round(m["cover_ssim"], 4), "cover PSNR": round(m["cover_psnr"], 2),
                     "secret SSIM": round(m["secret_ssim"], 4), "secret PSNR": round(m["secret_psnr"], 2),
+                    "refinement steps": own.get("refine", 0),
                     "measured": "evaluation photos, 256 px, from saved PNGs"}
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     print(f"wrote {WEIGHTS / (name + '.md')}")

@@ -12,13 +12,21 @@ mkdir -p results docs
 cp "$RUN/model.safetensors" "src/deepstego/weights/$NAME.safetensors"
 cp "$RUN/model.json" "src/deepstego/weights/$NAME.json"
 
-$DS eval --model "$NAME" --json "results/$NAME.json" --grid docs/eval_grid.png
+$DS eval --model "$NAME" --json "results/$NAME.json" --grid docs/eval_grid.png        # with the default refinement
+$DS eval --model "$NAME" --refine 0 --json "results/$NAME-network.json"                 # the network pass alone
+.venv/bin/python tools/refine_steps.py "$NAME" | tee results/refine_steps.txt
 $DS eval --model lsb:4 --json results/lsb-4.json
 $DS eval --model dsnet-v1 --precision fp32 --json results/dsnet-v1-fp32.json  # the model dsnet-v2 was distilled from
 $DS eval --model lsb:3 --json results/lsb-3.json
 # the seed design against dsnet with the same recipe and the same 10 minutes of training (tools/baluja_10min.sh and
-# the 10-minute snapshot of the dsnet-v1 run) are kept from the session that trained dsnet-v1: results/*-10min.json
+# the 10-minute snapshot of the dsnet-v1 run) are kept from the session that trained dsnet-v1: results/*-10min.json;
+# the seed design with the same refinement as the default model:
+if [[ -f runs/baluja-10min/model.safetensors ]]; then
+    $DS eval --model runs/baluja-10min/model.safetensors --json results/baluja-10min-refined.json
+fi
 $DS eval --curve "$RUN" --json "results/curve-$NAME.json" --plot "docs/time_to_quality-$NAME.png"
+$DS eval --curve "$RUN" --refine 0 --json "results/curve-$NAME-network.json" \
+    --plot "docs/time_to_quality-$NAME-network.png"
 .venv/bin/python tools/example_720p.py "$NAME" docs/example_720p.png | tee results/example_720p.txt
 $DS bench --json results/bench.json | tee results/bench.txt
 $DS bench --video --model "$NAME" --json results/bench_video.json | tee results/bench_video.txt

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Detection figures behind docs/steganalysis.md: every detector against every hider, trained on the training photos
-# and scored on the evaluation photos (never trained on). About 5 minutes per hider on 2 cores.
-#   tools/steganalysis.sh [NAME=HIDER ...]
-# default: the default model, baluja (runs/baluja-10min, see tools/baluja_10min.sh), lsb (k = 4) and LSB-1 at 0.5 bpp.
+# and scored on the evaluation photos (never trained on). About 5 minutes per hider on 2 cores; a refined hider
+# (NAME+refine:50, the stego 'deepstego hide' writes by default) about 25 minutes per method, as every stego example
+# takes 50 steps of refinement.
+#   [METHODS="cnn reveal siamese"] tools/steganalysis.sh [NAME=HIDER ...]
+# default: the default model with and without refinement, baluja (runs/baluja-10min, see tools/baluja_10min.sh),
+# lsb (k = 4) and LSB-1 at 0.5 bpp. METHODS: the learned detectors to train (the classical attack always runs).
 # Writes results/steganalysis/*.json, docs/steganalysis/*.png and results/steganalysis/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,15 +17,15 @@ DET=runs/detectors
 mkdir -p "$RES" "$FIG" "$DET"
 DEFAULT=$(.venv/bin/python -c "from deepstego.core import DEFAULT_MODEL; print(DEFAULT_MODEL)")
 JOBS=("$@")
-[[ ${#JOBS[@]} -gt 0 ]] || JOBS=("$DEFAULT=$DEFAULT" baluja=runs/baluja-10min/model.safetensors lsb4=lsb
-                                 lsb1-0.5bpp=lsb-random:0.5)
+[[ ${#JOBS[@]} -gt 0 ]] || JOBS=("$DEFAULT=$DEFAULT" "$DEFAULT-refined=$DEFAULT+refine:50"
+                                 baluja=runs/baluja-10min/model.safetensors lsb4=lsb lsb1-0.5bpp=lsb-random:0.5)
 for job in "${JOBS[@]}"; do
     name=${job%%=*}
     hider=${job#*=}
     # finished figures are kept: the script resumes where it stopped
     [[ -f "$RES/classical-$name.json" ]] || $STEGO detect eval --method classical --hider "$hider" --pairs 200 --size 128 \
         --json "$RES/classical-$name.json" --roc "$FIG/classical-$name.png" --overwrite
-    for method in cnn reveal siamese; do
+    for method in ${METHODS:-cnn reveal siamese}; do
         [[ $method == reveal && $hider == lsb-random:* ]] && continue  # a random message has no reveal network
         [[ -f "$RES/$method-$name.json" ]] && continue
         $STEGO detect train --method "$method" --hider "$hider" --data "$DATA" --pairs 600 --size 128 --epochs 6 \

@@ -40,6 +40,15 @@ def _model_arg(p: argparse.ArgumentParser) -> None:
                    help="network arithmetic (auto: bf16 where the CPU does bf16 natively, else fp32)")
 
 
+def _refine_arg(p: argparse.ArgumentParser) -> None:
+    from .core import REFINE_STEPS
+
+    p.add_argument("--refine", type=int, metavar="STEPS",
+                   help=f"images: after the network pass, adjust the stego's pixels for this many steps so the "
+                        f"reveal network reads the secret better (default {REFINE_STEPS} for networks, 0 for lsb; "
+                        f"0 = fastest)")
+
+
 def cmd_hide(a) -> int:
     from .video.io import is_video_path
 
@@ -51,7 +60,7 @@ def cmd_hide(a) -> int:
     from .images import check_output, save_png
 
     out = check_output(a.output, overwrite=a.overwrite, inputs=(a.cover, a.secret))
-    stego = hide(a.cover, a.secret, model=a.model, precision=a.precision)
+    stego = hide(a.cover, a.secret, model=a.model, precision=a.precision, refine=a.refine, progress=not a.quiet)
     save_png(np.asarray(stego), out)
     print(f"stego written to {out}")
     return 0
@@ -62,6 +71,8 @@ def _hide_video(a) -> int:
 
     if not (a.cover and a.secret) or not all(map(_is_video, (a.cover, a.secret))):
         raise DeepStegoError("hide a video in a video, or an image in an image: the two inputs are of different kinds")
+    if a.refine:
+        raise DeepStegoError("--refine applies to images; video frames take the network pass only")
     if a.lossy:
         print(f"deepstego: warning: lossy H.264 output degrades the hidden video (secret SSIM about "
               f"{LOSSY_SECRET_SSIM} on the test video, against 0.95+ for lossless output)", file=sys.stderr)
@@ -153,7 +164,7 @@ def cmd_eval(a) -> int:
     from .evaluate import evaluate, folder_images, time_to_quality, write_json
 
     if a.curve:
-        points = time_to_quality(a.curve, size=a.size, plot=a.plot, precision=a.precision)
+        points = time_to_quality(a.curve, size=a.size, plot=a.plot, precision=a.precision, refine=a.refine)
         for p in points:
             print(f"{p['minutes']:7.2f} min: cover SSIM {p['cover_ssim']:.4f} PSNR {p['cover_psnr']:.2f} | "
                   f"secret SSIM {p['secret_ssim']:.4f} PSNR {p['secret_psnr']:.2f}")
@@ -162,12 +173,13 @@ def cmd_eval(a) -> int:
         return 0
 
     images = folder_images(a.images) if a.images else None
-    res = evaluate(a.model, images=images, size=a.size, precision=a.precision, grid=a.grid)
+    res = evaluate(a.model, images=images, size=a.size, precision=a.precision, grid=a.grid, refine=a.refine)
     for r in res["per_pair"]:
         print(f"{r['cover']:>22s} + {r['secret']:<22s} cover SSIM {r['cover_ssim']:.4f} PSNR {r['cover_psnr']:5.2f}"
               f" | secret SSIM {r['secret_ssim']:.4f} PSNR {r['secret_psnr']:5.2f}")
     m = res["mean"]
-    print(f"mean of {res['pairs']} pairs: cover SSIM {m['cover_ssim']:.4f} PSNR {m['cover_psnr']:.2f} dB | "
+    print(f"mean of {res['pairs']} pairs ({res['refine']} refinement steps, {res['hide_seconds_per_pair']:.2f} s per "
+          f"hide): cover SSIM {m['cover_ssim']:.4f} PSNR {m['cover_psnr']:.2f} dB | "
           f"secret SSIM {m['secret_ssim']:.4f} PSNR {m['secret_psnr']:.2f} dB")
     if a.json:
         write_json(res, Path(a.json))
@@ -289,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("-o", "--output", required=True)
     h.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     _model_arg(h)
+    _refine_arg(h)
     v = h.add_argument_group("video")
     v.add_argument("--codec", choices=("ffv1", "x264rgb", "png", "h264"), default="ffv1",
                    help="stego video codec: ffv1 (MKV), x264rgb (qp 0) and png are bit-exact; h264 needs --lossy")
@@ -355,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="hide and reveal every pair through saved PNGs and report SSIM/PSNR")
     _model_arg(e)
+    _refine_arg(e)
     e.add_argument("--images", help="folder of photos (default: the evaluation photos shipped in PyPI wheels)")
     e.add_argument("--size", type=int, default=256, help="centre-crop side in px")
     e.add_argument("--json", help="write per-pair and mean results here")
@@ -426,7 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     dtt = sub.add_parser("detect-train", prog="deepstego detect train",
                          help="train a detector on clean/stego pairs made by a hider (alias: detect train)")
     dtt.add_argument("--method", choices=methods[1:], default="cnn")
-    dtt.add_argument("--hider", required=True, help="model name or weights, or lsb-random:RATE")
+    dtt.add_argument("--hider", required=True,
+                     help="model name or weights (NAME+refine:STEPS: refined stego, as 'hide' makes by default), "
+                          "or lsb-random:RATE")
     dtt.add_argument("--data", required=True, help="folder of photos (see 'deepstego data prepare')")
     dtt.add_argument("--pairs", type=int, default=1000, help="clean and stego examples, each")
     dtt.add_argument("--size", type=int, default=128)

@@ -8,21 +8,29 @@ bounded; tiles carry enough context that the result equals a whole-image pass up
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from tqdm import trange
 
 from .errors import DeepStegoError
 from .images import fit_letterbox, load_rgb, to_tensor, to_uint8, unletterbox
+from .metrics import ssim_loss
 from .models import StegoModel, create_model, list_models, model_entry
+from .models.blocks import quantize
 from .models.weights import load_weights, shipped_weights
 from .precision import autocast
 
 DEFAULT_MODEL = "dsnet-v2"
 TILE = 1280  # tile side in px (plus context) for large images; 720p and smaller run in one pass
+# test-time refinement of image stegos (refine_stego); measured in docs/training.md
+REFINE_STEPS = 50
+REFINE_LR = 1e-3
+REFINE_COVER_SSIM = 3.0  # weight of the cover's (1 − SSIM) term: SSIM is the figure the cover loses first
 
 _cache: dict[str, StegoModel] = {}
 
@@ -100,15 +108,54 @@ def _tiled(fn, inputs: list[torch.Tensor], model: StegoModel, tile: int) -> torc
     return out
 
 
-@torch.inference_mode()
 def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, precision: str = "auto",
-                tile: int = TILE) -> torch.Tensor:
-    """N×3×H×W covers and secrets (float in [0, 1]) → stego on the 8-bit grid (float in [0, 1])."""
+                tile: int = TILE, refine: int = 0, progress: bool = False) -> torch.Tensor:
+    """N×3×H×W covers and secrets (float in [0, 1]) → stego on the 8-bit grid (float in [0, 1]).
+
+    ``refine`` > 0 follows the network pass with that many steps of :func:`refine_stego` (``progress``: a bar on
+    stderr)."""
+    if refine < 0:
+        raise DeepStegoError(f"refinement steps must be 0 or more, got {refine}")
+    if refine and not model.trainable:
+        raise DeepStegoError(f"{model.arch} has no differentiable reveal to refine against; use --refine 0")
     cover = cover.contiguous(memory_format=torch.channels_last)
     secret = secret.contiguous(memory_format=torch.channels_last)
-    with autocast(precision):
-        stego = _tiled(model.encode, [cover, secret], model, tile)
+
+    def run(c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), autocast(precision):
+            stego = model.encode(c, s).float()
+        return refine_stego(model, c, s, stego, steps=refine, precision=precision, progress=progress)
+
+    if not refine:
+        with torch.inference_mode(), autocast(precision):
+            stego = _tiled(model.encode, [cover, secret], model, tile)
+    else:
+        stego = _tiled(run, [cover, secret], model, tile)
     return torch.round(stego.float().clamp(0, 1) * 255) / 255
+
+
+def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, stego: torch.Tensor, *,
+                 steps: int = REFINE_STEPS, lr: float = REFINE_LR, precision: str = "auto",
+                 progress: bool = False) -> torch.Tensor:
+    """Improve a stego image for this model's fixed reveal network by gradient descent on its pixels (the idea of
+    Kishore et al., "Fixed Neural Network Steganography", ICLR 2022): Adam with a cosine-decayed step size
+    minimises L1 + SSIM distances of stego to cover and of the reveal of the 8-bit-rounded stego (straight-through)
+    to the secret. Only the image changes; the weights get no gradient."""
+    with torch.inference_mode(False), torch.enable_grad():  # callable from inference code: clones are plain tensors
+        cover, secret = cover.clone(), secret.clone()
+        x = stego.detach().clone().requires_grad_(True)
+        opt = torch.optim.Adam([x], lr=lr)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+        for _ in trange(steps, desc="refining", unit="step", disable=not progress, file=sys.stderr, leave=False):
+            stored = quantize(x, "round")
+            with autocast(precision):
+                revealed = model.decode(stored).float()
+            loss = ((stored - cover).abs().mean() + REFINE_COVER_SSIM * ssim_loss(cover, stored)
+                    + (revealed - secret).abs().mean() + ssim_loss(secret, revealed.clamp(0, 1)))
+            (x.grad,) = torch.autograd.grad(loss, [x])
+            opt.step()
+            schedule.step()
+    return x.detach()
 
 
 @torch.inference_mode()
@@ -124,18 +171,25 @@ def _like(src, arr: np.ndarray):
     return arr if isinstance(src, np.ndarray) else Image.fromarray(arr, "RGB")
 
 
-def hide(cover, secret, *, model=None, precision: str = "auto"):
+def hide(cover, secret, *, model=None, precision: str = "auto", refine: int | None = None, progress: bool = False):
     """Hide ``secret`` in ``cover``; returns the stego image, the cover's exact size, as the cover's kind.
 
-    The secret is fitted inside the cover's size (aspect kept, mid-grey bars). Save the result losslessly (PNG):
-    any lossy step destroys the hidden image.
+    The secret is fitted inside the cover's size (aspect kept, mid-grey bars). ``refine`` steps of
+    :func:`refine_stego` follow the network pass (default :data:`REFINE_STEPS` for networks, 0 for ``lsb``; 0 is
+    the fastest). Save the result losslessly (PNG): any lossy step destroys the hidden image.
     """
     model = load_model(model)
     c = load_rgb(cover, name="cover", strict=True)
     s = load_rgb(secret, name="secret", strict=False)
     s = fit_letterbox(s, c.shape[1], c.shape[0])
-    stego = hide_tensor(model, to_tensor(c), to_tensor(s), precision=precision)
+    steps = default_refine(model) if refine is None else refine
+    stego = hide_tensor(model, to_tensor(c), to_tensor(s), precision=precision, refine=steps, progress=progress)
     return _like(cover, to_uint8(stego))
+
+
+def default_refine(model: StegoModel) -> int:
+    """Refinement steps an image hide takes unless told: :data:`REFINE_STEPS` for networks, 0 for ``lsb``."""
+    return REFINE_STEPS if model.trainable else 0
 
 
 def reveal(stego, *, model=None, size: tuple[int, int] | None = None, precision: str = "auto"):

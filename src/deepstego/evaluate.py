@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .core import hide, load_model, reveal
+from .core import default_refine, hide, load_model, reveal
 from .data import eval_photos, list_images
 from .errors import DeepStegoError
 from .images import atomic_write, load_rgb
@@ -31,19 +32,23 @@ def centre_square(path: Path, size: int) -> np.ndarray:
 
 
 def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, precision: str = "auto",
-             grid: Path | None = None) -> dict:
+             grid: Path | None = None, refine: int | None = None) -> dict:
     """Pair photo i (cover) with photo i+1 (secret), cyclically; return per-pair and mean metrics."""
     net = load_model(model)
     paths = images or eval_photos()
     if len(paths) < 2:
         raise DeepStegoError("evaluation needs at least 2 photos")
     photos = [centre_square(p, size) for p in paths]
-    rows, tiles = [], []
+    refine = default_refine(net) if refine is None else refine
+    rows, tiles, seconds = [], [], 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for i, cover in enumerate(photos):
             secret = photos[(i + 1) % len(photos)]
             stego_png = Path(tmp) / f"stego_{i}.png"
-            Image.fromarray(hide(cover, secret, model=net, precision=precision)).save(stego_png)
+            start = time.perf_counter()
+            stego = hide(cover, secret, model=net, precision=precision, refine=refine)
+            seconds += time.perf_counter() - start
+            Image.fromarray(stego).save(stego_png)
             stego = np.asarray(Image.open(stego_png).convert("RGB"))
             revealed = reveal(stego_png, model=net, precision=precision)
             revealed = np.asarray(revealed)
@@ -54,7 +59,8 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
     keys = [k for k in rows[0] if k.startswith(("cover_", "secret_"))]
     mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
     minimum = {k: float(np.min([r[k] for r in rows])) for k in keys if k.endswith("ssim")}
-    result = {"model": _model_label(model, net), "size": size, "precision": resolve_precision(precision), "pairs": len(rows),
+    result = {"model": _model_label(model, net), "size": size, "precision": resolve_precision(precision),
+              "refine": refine, "hide_seconds_per_pair": seconds / len(rows), "pairs": len(rows),
               "mean": mean, "min": minimum, "per_pair": rows}
     if grid:
         t = [torch.from_numpy(np.stack([row[j] for row in tiles])).permute(0, 3, 1, 2).float() / 255 for j in range(4)]
@@ -79,7 +85,7 @@ def folder_images(folder: str | Path) -> list[Path]:
 
 
 def time_to_quality(run_dir: str | Path, *, size: int = 256, plot: Path | None = None,
-                    precision: str = "auto") -> list[dict]:
+                    precision: str = "auto", refine: int | None = None) -> list[dict]:
     """Evaluate every timed weights snapshot of a training run (``--snapshot-minutes``) on the evaluation photos;
     returns [{minutes, cover_ssim, secret_ssim, …}] and optionally plots secret and cover SSIM against time."""
     from .models.weights import load_weights, read_meta
@@ -96,8 +102,9 @@ def time_to_quality(run_dir: str | Path, *, size: int = 256, plot: Path | None =
         if meta["sha256"] in seen:  # the final weights are often the last snapshot too
             continue
         seen.add(meta["sha256"])
-        res = evaluate(load_weights(path), size=size, precision=precision)
-        points.append({"minutes": meta["trained"]["minutes"], "file": path.name, **res["mean"]})
+        res = evaluate(load_weights(path), size=size, precision=precision, refine=refine)
+        points.append({"minutes": meta["trained"]["minutes"], "file": path.name, "refine": res["refine"],
+                       **res["mean"]})
     points.sort(key=lambda p: p["minutes"])
     if plot:
         _plot_curve(points, Path(plot))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 
@@ -27,6 +28,25 @@ def ssim(a, b) -> torch.Tensor:
     r = _RADIUS if min(a.shape[-2:]) > 4 * _RADIUS else 0
     inner = full[..., r:full.shape[-2] - r, r:full.shape[-1] - r]
     return inner.mean(dim=(1, 2, 3))
+
+
+def ssim_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean 1 − SSIM of two N×C×H×W float tensors, differentiable: the same figure as :func:`ssim` (to float
+    rounding, ``tests/test_metrics.py``) at a fraction of its cost, as the 11×11 Gaussian window is applied as two
+    11-tap passes over the valid region only. For losses, which call it at every step."""
+    if min(a.shape[-2:]) <= 4 * _RADIUS:
+        return 1 - ssim(a, b).mean()
+    c = a.shape[1]
+    t = torch.arange(2 * _RADIUS + 1, dtype=a.dtype, device=a.device) - _RADIUS
+    g = torch.exp(-(t / 1.5) ** 2 / 2)
+    g = (g / g.sum()).repeat(5 * c, 1)
+    x = torch.cat([a, b, a * a, b * b, a * b], 1)
+    x = F.conv2d(x, g.view(5 * c, 1, 1, -1), groups=5 * c)
+    mu_a, mu_b, aa, bb, ab = F.conv2d(x, g.view(5 * c, 1, -1, 1), groups=5 * c).split(c, 1)
+    c1, c2 = 0.01**2, 0.03**2
+    var_a, var_b, cov = aa - mu_a**2, bb - mu_b**2, ab - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return 1 - s.mean()
 
 
 def psnr(a, b) -> torch.Tensor:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..core import DEFAULT_MODEL, hide, load_model, model_names, reveal
+from ..core import DEFAULT_MODEL, REFINE_STEPS, hide, load_model, model_names, reveal
 from ..errors import DeepStegoError, missing_extra
 from ..images import fit_letterbox, load_rgb, save_png, to_tensor
 from ..metrics import image_metrics
@@ -102,7 +102,7 @@ def _figures(label: str, m: dict) -> str:
     return f"**{label}**: SSIM {m['ssim']:.4f} · PSNR {m['psnr']:.2f} dB · mean |error| {m['mae']:.2f}/255"
 
 
-def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Limits):
+def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Limits, refine: int | None = None):
     cover_p, secret_p = _upload_path(cover_file, "a cover image"), _upload_path(secret_file, "a secret image")
     for p, what in ((cover_p, "cover"), (secret_p, "secret")):
         _check_size(p, limits, what)
@@ -112,7 +112,9 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
             cover = load_rgb(cover_p, name="the cover", strict=True)
             fitted = fit_letterbox(load_rgb(secret_p, name="the secret", strict=False), cover.shape[1],
                                    cover.shape[0])
-            stego = hide(cover, fitted, model=model)
+            # the slider applies to networks; lsb has nothing to refine against
+            steps = int(refine) if refine is not None and model.trainable else None
+            stego = hide(cover, fitted, model=model, refine=steps)
             out = d / "stego.png"
             save_png(stego, out)
             stego_back = np.asarray(Image.open(out).convert("RGB"))  # reveal what the download holds
@@ -205,6 +207,8 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
             with gr.Row():
                 cover = gr.File(label="Cover image", file_types=["image"], elem_id="img-cover")
                 secret = gr.File(label="Secret image", file_types=["image"], elem_id="img-secret")
+            refine = gr.Slider(0, 200, value=REFINE_STEPS, step=10, label="Refinement steps (networks only; "
+                               "more: better secret, slower; 0: network pass only)", elem_id="img-refine")
             go = gr.Button("Hide", variant="primary", elem_id="img-hide")
             with gr.Row():
                 stego_img = gr.Image(label="Stego", format="png", interactive=False, elem_id="img-stego")
@@ -217,10 +221,10 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
                 noise_s = gr.Image(label="Noise graph: secret", format="png", interactive=False)
             strip = gr.Image(label="cover · secret · stego · revealed · |cover diff|×10 · |secret diff|×10",
                              format="png", interactive=False)
-            def run_image(c, s, m):  # generators (see the module docstring): a lambda would hide that
-                yield from hide_images(c, s, m, work, limits)
+            def run_image(c, s, m, r):  # generators (see the module docstring): a lambda would hide that
+                yield from hide_images(c, s, m, work, limits, r)
 
-            go.click(run_image, [cover, secret, model],
+            go.click(run_image, [cover, secret, model, refine],
                      [stego_img, stego_png, revealed_img, figures, noise_c, noise_s, strip], api_name="hide_image")
         with gr.Tab("Video", id="video"):
             with gr.Row():

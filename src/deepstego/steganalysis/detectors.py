@@ -117,11 +117,13 @@ class RevealDetector(Detector):
         from pathlib import Path
 
         from ..core import load_model
+        from .pairs import REFINED, hider_model
 
-        if Path(hider).exists():  # a weights file: keep the detector usable from any folder
-            hider = str(Path(hider).resolve())
+        name, steps = hider_model(hider)
+        if Path(name).exists():  # a weights file: keep the detector usable from any folder
+            hider = str(Path(name).resolve()) + (f"{REFINED}{steps}" if steps else "")
         self.config = {"hider": hider}
-        self.hider = copy.deepcopy(load_model(hider))  # frozen here, untouched in the shared model cache
+        self.hider = copy.deepcopy(load_model(name))  # frozen here, untouched in the shared model cache
         for p in self.hider.parameters():
             p.requires_grad_(False)
         self.head = nn.Sequential(

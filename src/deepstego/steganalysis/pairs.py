@@ -6,8 +6,10 @@ clean example and a stego cover. Training uses the training photos, evaluation t
 trained on), so train and test never share a photo either. Stego images are rounded to the 8-bit grid: exactly
 what a saved PNG holds.
 
-A hider is a model name or weights path (see ``deepstego models``), or ``lsb-random:RATE``: LSB replacement of a
-random message at RATE bits per pixel and channel (the classical setting, e.g. ``lsb-random:0.5``).
+A hider is a model name or weights path (see ``deepstego models``), optionally with ``+refine:STEPS`` (its stego
+refined for that many steps, as ``deepstego hide`` does by default: ``dsnet-v2+refine:50``), or ``lsb-random:RATE``:
+LSB replacement of a random message at RATE bits per pixel and channel (the classical setting, e.g.
+``lsb-random:0.5``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,18 @@ from ..errors import DeepStegoError
 from .classical import lsb_embed
 
 RANDOM_LSB = "lsb-random:"
+REFINED = "+refine:"
+
+
+def hider_model(hider: str) -> tuple[str, int]:
+    """``NAME+refine:STEPS`` → (NAME, STEPS); a plain model name or path → (it, 0)."""
+    name, sep, steps = hider.rpartition(REFINED)
+    if not sep:
+        return hider, 0
+    try:
+        return name, int(steps)
+    except ValueError:
+        raise DeepStegoError(f"{hider!r}: expected NAME{REFINED}STEPS, e.g. dsnet-v2{REFINED}50") from None
 
 
 def split_groups(paths: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -43,8 +57,9 @@ def make_stego(hider: str, covers: torch.Tensor, secrets: torch.Tensor, seed: in
         return torch.from_numpy(lsb_embed(u8, rate, seed)).float() / 255
     from ..core import hide_tensor, load_model
 
-    model = load_model(hider)
-    out = [hide_tensor(model, c, s) for c, s in zip(covers.split(16), secrets.split(16))]
+    name, steps = hider_model(hider)
+    model = load_model(name)
+    out = [hide_tensor(model, c, s, refine=steps) for c, s in zip(covers.split(16), secrets.split(16))]
     return torch.cat(out).clone()  # a normal tensor, usable in training outside inference mode
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..metrics import ssim
+from ..metrics import ssim_loss
 
 
 @dataclass
@@ -43,8 +43,8 @@ def stego_loss(cfg: LossConfig, cover, secret, stego, revealed, *, step: int | N
     total = wc * c + cfg.beta * s
     out = {"cover": c.detach(), "secret": s.detach()}
     if cfg.ssim_weight > 0:
-        cs = 1 - ssim(cover, stego).mean()
-        ss = 1 - ssim(secret, revealed.clamp(0, 1)).mean()
+        cs = ssim_loss(cover, stego)
+        ss = ssim_loss(secret, revealed.clamp(0, 1))
         total = total + cfg.ssim_weight * (wc * cs + cfg.beta * ss)
     out["total"] = total
     return out
