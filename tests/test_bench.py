@@ -26,3 +26,16 @@ def test_bench_quick_covers_every_model(tmp_path):
     assert "| dsnet |" in proc.stdout and "| dsnet-v1 |" in proc.stdout
     shipped = next(r for r in results if r["model"] == "dsnet-v1")
     assert shipped["params"] < fast["params"]  # width 48 against the architecture's default 64
+
+
+def test_freed_memory_is_kept_unless_turned_off():
+    """glibc accepts the thresholds that keep activations' memory for reuse; the environment variable turns it off."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from deepstego.precision import keep_freed_memory; print(keep_freed_memory())"
+    for value, expected in (("1", "True"), ("0", "False")):
+        env = {**os.environ, "DEEPSTEGO_KEEP_FREED_MEMORY": value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected

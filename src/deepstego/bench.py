@@ -38,8 +38,9 @@ def measure(name: str, quick: bool = False) -> dict:
     from .train.losses import LossConfig, stego_loss
 
     from .models.weights import load_weights, shipped_weights
-    from .precision import autocast
+    from .precision import autocast, keep_freed_memory
 
+    keep_freed_memory()  # as load_model does for every command that runs a network
     torch.manual_seed(0)
     shipped = shipped_weights()
     model = load_weights(shipped[name]) if name in shipped else create_model(name)

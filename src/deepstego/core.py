@@ -23,7 +23,7 @@ from .metrics import ssim_loss
 from .models import StegoModel, create_model, list_models, model_entry
 from .models.blocks import quantize
 from .models.weights import load_weights, shipped_weights
-from .precision import autocast
+from .precision import autocast, keep_freed_memory
 
 DEFAULT_MODEL = "dsnet-v2"
 TILE = 1280  # tile side in px (plus context) for large images; 720p and smaller run in one pass
@@ -48,6 +48,7 @@ def load_model(name_or_path: str | os.PathLike | StegoModel | None = None) -> St
     ``None`` → the shipped default; a shipped weights name (see ``deepstego models``); a parameter-free architecture
     name such as ``lsb`` or ``lsb:3`` (bits); or the path of a ``.safetensors`` weights file with its ``.json``.
     """
+    keep_freed_memory()
     if isinstance(name_or_path, StegoModel):
         return name_or_path.eval()
     key = str(name_or_path or DEFAULT_MODEL)

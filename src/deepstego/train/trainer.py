@@ -21,7 +21,7 @@ from ..metrics import psnr, ssim
 from ..models import create_model, model_entry
 from ..models.blocks import quantize
 from ..models.weights import load_weights, save_weights
-from ..precision import autocast, machine, resolve_precision
+from ..precision import autocast, keep_freed_memory, machine, resolve_precision
 from ..report import save_grid
 from . import dist
 from .losses import LossConfig, stego_loss
@@ -74,6 +74,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
         resolve_precision(cfg.precision)  # a bad value fails here, before the photos load
+        keep_freed_memory()
         self.out = Path(cfg.out)
         folder = Path(cfg.data)
         paths = list_images(folder)
