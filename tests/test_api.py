@@ -125,7 +125,7 @@ def test_refinement_in_tiles_leaves_no_seam(tmp_path):
     tiled = to_uint8(hide_tensor(model, to_tensor(cover), to_tensor(secret), refine=20, tile=128))
     err_whole = np.abs(_png_round_trip(whole, tmp_path, "w.png").astype(float) - secret).mean(-1)
     err_tiled = np.abs(_png_round_trip(tiled, tmp_path, "t.png").astype(float) - secret).mean(-1)
-    seam = np.r_[120:136]
-    assert err_tiled[:, seam].mean() < 1.15 * err_whole[:, seam].mean() + 0.5, (err_tiled[:, seam].mean(),
-                                                                                  err_whole[:, seam].mean())
+    seam = np.r_[120:136]  # the bands around the vertical and the horizontal tile border
+    for tiled_band, whole_band in ((err_tiled[:, seam], err_whole[:, seam]), (err_tiled[seam], err_whole[seam])):
+        assert tiled_band.mean() < 1.1 * whole_band.mean() + 0.3, (tiled_band.mean(), whole_band.mean())
     assert err_tiled.mean() < 1.1 * err_whole.mean() + 0.3

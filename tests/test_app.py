@@ -89,6 +89,23 @@ def test_missing_extra_gives_an_install_hint():
     assert "Traceback" not in proc.stderr
 
 
+def test_refinement_steps_are_bounded_per_request():
+    """An API client cannot ask for unbounded work: steps are clamped, large covers and lsb get the network pass."""
+    from deepstego.app.server import Limits, _refine_steps
+    from deepstego.core import REFINE_STEPS, load_model
+
+    net, lsb, limits = load_model(), load_model("lsb"), Limits()
+    small, large = np.zeros((256, 256, 3), np.uint8), np.zeros((1080, 1920, 3), np.uint8)
+    assert _refine_steps(None, net, small, limits)[0] == REFINE_STEPS
+    assert _refine_steps(10**6, net, small, limits)[0] == limits.max_refine_steps
+    assert _refine_steps(-5, net, small, limits)[0] == 0
+    assert _refine_steps(50, lsb, small, limits)[0] == 0
+    steps, note = _refine_steps(50, net, large, limits)
+    assert steps == 0 and "skipped" in note
+    with pytest.raises(gradio.Error):
+        _refine_steps(float("nan"), net, small, limits)
+
+
 def test_twenty_concurrent_image_requests(server, small_pair, app_tmp):
     from gradio_client import Client, handle_file
 

@@ -32,9 +32,9 @@ def test_identical_images(photos):
     assert m["ssim"] == pytest.approx(1.0) and m["psnr"] == 100.0 and m["mse"] == 0.0
 
 
-@pytest.mark.parametrize("size", [16, 96])
+@pytest.mark.parametrize("size", [24, 96])  # 24: the smallest size with an inner region of its own
 def test_ssim_loss_is_one_minus_ssim_with_the_same_gradient(photos, size):
-    """The losses' separable SSIM gives the reported SSIM's value and gradient (tiny images: the same code)."""
+    """The losses' separable SSIM gives the reported SSIM's value and gradient."""
     import torch
 
     from deepstego.metrics import ssim, ssim_loss

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Detection figures behind docs/steganalysis.md: every detector against every hider, trained on the training photos
 # and scored on the evaluation photos (never trained on). About 5 minutes per hider on 2 cores; a refined hider
-# (NAME+refine:50, the stego 'deepstego hide' writes by default) about 25 minutes per method, as every stego example
+# (NAME+refine:STEPS, the stego 'deepstego hide' writes by default, with its default steps) about 25 minutes per method, as every stego example
 # takes 50 steps of refinement.
 #   [METHODS="cnn reveal siamese"] tools/steganalysis.sh [NAME=HIDER ...]
 # default: the default model with and without refinement, baluja (runs/baluja-10min, see tools/baluja_10min.sh),
@@ -16,8 +16,9 @@ FIG=docs/steganalysis
 DET=runs/detectors
 mkdir -p "$RES" "$FIG" "$DET"
 DEFAULT=$(.venv/bin/python -c "from deepstego.core import DEFAULT_MODEL; print(DEFAULT_MODEL)")
+REFINE=$(.venv/bin/python -c "from deepstego.core import REFINE_STEPS; print(REFINE_STEPS)")
 JOBS=("$@")
-[[ ${#JOBS[@]} -gt 0 ]] || JOBS=("$DEFAULT=$DEFAULT" "$DEFAULT-refined=$DEFAULT+refine:50"
+[[ ${#JOBS[@]} -gt 0 ]] || JOBS=("$DEFAULT=$DEFAULT" "$DEFAULT-refined=$DEFAULT+refine:$REFINE"
                                  baluja=runs/baluja-10min/model.safetensors lsb4=lsb lsb1-0.5bpp=lsb-random:0.5)
 for job in "${JOBS[@]}"; do
     name=${job%%=*}

@@ -2,11 +2,15 @@
 
 Images go in as a path, a PIL image or an H×W×3 uint8 array and come out as the same kind (a PIL image for a path).
 The network runs on the whole image when it is small and in overlapping tiles when it is large, so memory stays
-bounded; tiles carry enough context that the result equals a whole-image pass up to bf16 rounding.
+bounded; tiles carry enough context that the network pass equals a whole-image pass up to bf16 rounding. Image hides
+then refine the stego against the reveal network (:func:`refine_stego`, ``REFINE_STEPS`` steps unless told
+otherwise), tile by tile for large images: each tile is refined with its context and only its core kept, so pixels
+near a seam were tuned against slightly different neighbours (``tests/test_api.py`` bounds what that costs).
 """
 
 from __future__ import annotations
 
+import operator
 import os
 import sys
 from pathlib import Path
@@ -115,23 +119,28 @@ def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *,
 
     ``refine`` > 0 follows the network pass with that many steps of :func:`refine_stego` (``progress``: a bar on
     stderr)."""
+    try:
+        refine = operator.index(refine)
+    except TypeError:
+        raise DeepStegoError(f"refinement steps must be a whole number, got {refine!r}") from None
     if refine < 0:
         raise DeepStegoError(f"refinement steps must be 0 or more, got {refine}")
     if refine and not model.trainable:
-        raise DeepStegoError(f"{model.arch} has no differentiable reveal to refine against; use --refine 0")
+        raise DeepStegoError(f"{model.arch} has no differentiable reveal network to refine against: refinement steps "
+                             f"must be 0")
     cover = cover.contiguous(memory_format=torch.channels_last)
     secret = secret.contiguous(memory_format=torch.channels_last)
 
-    def run(c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(), autocast(precision):
-            stego = model.encode(c, s).float()
-        return refine_stego(model, c, s, stego, steps=refine, precision=precision, progress=progress)
+    if refine:
+        def encode_and_refine(c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode(), autocast(precision):
+                stego = model.encode(c, s).float()
+            return refine_stego(model, c, s, stego, steps=refine, precision=precision, progress=progress)
 
-    if not refine:
+        stego = _tiled(encode_and_refine, [cover, secret], model, tile)
+    else:
         with torch.inference_mode(), autocast(precision):
             stego = _tiled(model.encode, [cover, secret], model, tile)
-    else:
-        stego = _tiled(run, [cover, secret], model, tile)
     return torch.round(stego.float().clamp(0, 1) * 255) / 255
 
 
@@ -142,6 +151,8 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
     Kishore et al., "Fixed Neural Network Steganography", ICLR 2022): Adam with a cosine-decayed step size
     minimises L1 + SSIM distances of stego to cover and of the reveal of the 8-bit-rounded stego (straight-through)
     to the secret. Only the image changes; the weights get no gradient."""
+    if steps <= 0:
+        return stego
     with torch.inference_mode(False), torch.enable_grad():  # callable from inference code: clones are plain tensors
         cover, secret = cover.clone(), secret.clone()
         x = stego.detach().clone().requires_grad_(True)

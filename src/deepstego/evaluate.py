@@ -40,6 +40,7 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
         raise DeepStegoError("evaluation needs at least 2 photos")
     photos = [centre_square(p, size) for p in paths]
     refine = default_refine(net) if refine is None else refine
+    hide(photos[0], photos[1], model=net, precision=precision, refine=0)  # warm-up, untimed: oneDNN picks kernels
     rows, tiles, seconds = [], [], 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for i, cover in enumerate(photos):

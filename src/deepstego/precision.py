@@ -70,4 +70,6 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, 512 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
+    # glibc before 2.35 refuses mmap thresholds above 32 MiB: fall back to that, which still covers a 720p activation
+    kept = bool(mallopt(m_mmap_threshold, 512 << 20) or mallopt(m_mmap_threshold, 32 << 20))
+    return bool(mallopt(m_trim_threshold, 1 << 30)) and kept

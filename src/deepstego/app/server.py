@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..core import DEFAULT_MODEL, REFINE_STEPS, hide, load_model, model_names, reveal
+from ..core import DEFAULT_MODEL, REFINE_STEPS, default_refine, hide, load_model, model_names, reveal
 from ..errors import DeepStegoError, missing_extra
 from ..images import fit_letterbox, load_rgb, save_png, to_tensor
 from ..metrics import image_metrics
@@ -40,6 +40,10 @@ class Limits:
     max_upload_mb: float = 25.0
     max_video_seconds: float = 20.0
     max_video_frames: int = 600
+    max_refine_steps: int = 200
+    # refinement costs a reveal forward and backward per step at the image's size: beyond a 720p frame's pixels
+    # (about 2 s a step here) one request would hold the queue for minutes, so larger images get the network pass
+    max_refine_pixels: int = 1280 * 720
 
 
 class Workspace:
@@ -102,6 +106,20 @@ def _figures(label: str, m: dict) -> str:
     return f"**{label}**: SSIM {m['ssim']:.4f} · PSNR {m['psnr']:.2f} dB · mean |error| {m['mae']:.2f}/255"
 
 
+def _refine_steps(refine, model, cover: np.ndarray, limits: Limits) -> tuple[int, str]:
+    """The refinement steps a request gets (networks only, within the limits) and a note for the page."""
+    steps = default_refine(model) if refine is None else refine
+    try:
+        steps = min(max(int(steps), 0), limits.max_refine_steps) if model.trainable else 0
+    except (TypeError, ValueError, OverflowError):
+        raise gr.Error(f"Refinement steps must be a whole number from 0 to {limits.max_refine_steps}.",
+                       print_exception=False) from None
+    if steps and cover.shape[0] * cover.shape[1] > limits.max_refine_pixels:
+        return 0, (f"  \nRefinement skipped: the cover is larger than {limits.max_refine_pixels / 1e6:.1f} "
+                   "megapixels (use `deepstego hide` for refined stego images of any size).")
+    return steps, (f"  \n{steps} refinement steps." if steps else "")
+
+
 def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Limits, refine: int | None = None):
     cover_p, secret_p = _upload_path(cover_file, "a cover image"), _upload_path(secret_file, "a secret image")
     for p, what in ((cover_p, "cover"), (secret_p, "secret")):
@@ -112,8 +130,7 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
             cover = load_rgb(cover_p, name="the cover", strict=True)
             fitted = fit_letterbox(load_rgb(secret_p, name="the secret", strict=False), cover.shape[1],
                                    cover.shape[0])
-            # the slider applies to networks; lsb has nothing to refine against
-            steps = int(refine) if refine is not None and model.trainable else None
+            steps, note = _refine_steps(refine, model, cover, limits)
             stego = hide(cover, fitted, model=model, refine=steps)
             out = d / "stego.png"
             save_png(stego, out)
@@ -122,7 +139,8 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
         except DeepStegoError as exc:
             raise _fail(exc) from None
         cm, sm = image_metrics(cover, stego_back), image_metrics(fitted, revealed)
-        figures = _figures("Cover vs stego", cm) + "  \n" + _figures("Secret vs revealed (from the saved PNG)", sm)
+        figures = (_figures("Cover vs stego", cm) + "  \n" + _figures("Secret vs revealed (from the saved PNG)", sm)
+                   + note)
         t = [to_tensor(a) for a in (cover, fitted, stego_back, revealed)]
         strip = comparison_grid(*t)
         yield (stego_back, str(out), revealed, figures, _noise_graph(cover, stego_back, "cover vs stego"),
@@ -207,8 +225,9 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
             with gr.Row():
                 cover = gr.File(label="Cover image", file_types=["image"], elem_id="img-cover")
                 secret = gr.File(label="Secret image", file_types=["image"], elem_id="img-secret")
-            refine = gr.Slider(0, 200, value=REFINE_STEPS, step=10, label="Refinement steps (networks only; "
-                               "more: better secret, slower; 0: network pass only)", elem_id="img-refine")
+            refine = gr.Slider(0, limits.max_refine_steps, value=REFINE_STEPS, step=10,
+                               label="Refinement steps (networks only; more: better secret, slower; 0: network pass "
+                                     "only)", elem_id="img-refine")
             go = gr.Button("Hide", variant="primary", elem_id="img-hide")
             with gr.Row():
                 stego_img = gr.Image(label="Stego", format="png", interactive=False, elem_id="img-stego")
