@@ -19,7 +19,7 @@ $DS eval --model lsb:4 --json results/lsb-4.json
 $DS eval --model dsnet-v1 --precision fp32 --json results/dsnet-v1-fp32.json  # the model dsnet-v2 was distilled from
 $DS eval --model lsb:3 --json results/lsb-3.json
 # the seed design against dsnet with the same recipe and the same 10 minutes of training (tools/baluja_10min.sh and
-# the 10-minute snapshot of the dsnet-v1 run) are kept from the session that trained dsnet-v1: results/*-10min.json;
+# the 10-minute snapshot of the dsnet-v1 run) are kept from the machine that trained dsnet-v1: results/*-10min.json;
 # the seed design with the same refinement as the default model:
 if [[ -f runs/baluja-10min/model.safetensors ]]; then
     $DS eval --model runs/baluja-10min/model.safetensors --json results/baluja-10min-refined.json
