@@ -1,6 +1,9 @@
 """Write the model card of a shipped model from the measured results files.
 
-    python tools/model_card.py [NAME]      (default: the default model)
+    python tools/model_card.py [NAME] [RESULTS]   (default: the default model and results/NAME.json)
+
+RESULTS names another results file of the same model (e.g. dsnet-v1-fp32: dsnet-v1 measured in fp32, the figures
+the README gives), so that the card, `deepstego models` and the README quote one measurement.
 
 Reads src/deepstego/weights/NAME.json (recipe, data hash, training time), results/NAME.json and the comparison
 results listed in COMPARE (all written by `deepstego eval`), results/curve-NAME.json (`deepstego eval --curve`) and
@@ -78,12 +81,14 @@ def _start(recipe: dict) -> str:
             f"{Path(recipe['init']).with_suffix('')}`), then trained as below{teacher}")
 
 
-def main(name: str) -> None:
+def main(name: str, results: str | None = None) -> None:
     meta_path = WEIGHTS / f"{name}.json"
     meta = json.loads(meta_path.read_text())
-    own = _load(name)
+    results = results or name
+    own = _load(results)
     if own is None:
-        raise SystemExit(f"results/{name}.json is missing: run deepstego eval --model {name} --json results/{name}.json")
+        raise SystemExit(f"results/{results}.json is missing: run deepstego eval --model {name} --json "
+                         f"results/{results}.json")
     recipe, trained = meta["recipe"], meta["trained"]
     lines = [f"# Model card: {name}", "",
              f"Architecture `{meta['arch']}` with config `{json.dumps(meta['config'])}`.", "",
@@ -109,9 +114,9 @@ def main(name: str) -> None:
              "`--refine 0` gives the network pass alone, the figures of the video path).", "",
              "| model | refinement steps | cover SSIM | cover PSNR dB | secret SSIM | secret PSNR dB |",
              "|---|---|---|---|---|---|",
-             _row(name, own)]
+             _row(name if results == name else f"{name} ({results})", own)]
     for other in (c.format(name=name) for c in COMPARE):
-        res = _load(other) if other != name else None
+        res = _load(other) if other != results else None
         if res is not None:
             lines.append(_row(other, res))
     baluja = _load("baluja-10min")
@@ -143,7 +148,8 @@ def main(name: str) -> None:
     meta["card"] = {"cover SSIM": round(m["cover_ssim"], 4), "cover PSNR": round(m["cover_psnr"], 2),
                     "secret SSIM": round(m["secret_ssim"], 4), "secret PSNR": round(m["secret_psnr"], 2),
                     "refinement steps": own.get("refine", 0),
-                    "measured": "evaluation photos, 256 px, from saved PNGs"}
+                    "measured": f"evaluation photos, 256 px, from saved PNGs, {own.get('precision', 'auto')} "
+                                f"(results/{results}.json)"}
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     print(f"wrote {WEIGHTS / (name + '.md')}")
 
@@ -151,4 +157,4 @@ def main(name: str) -> None:
 if __name__ == "__main__":
     from deepstego.core import DEFAULT_MODEL
 
-    main(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_MODEL)
+    main(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_MODEL, sys.argv[2] if len(sys.argv) > 2 else None)

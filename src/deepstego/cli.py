@@ -1,15 +1,62 @@
 """The ``deepstego`` command. Each verb is a thin wrapper over the library; every failure the user can fix is one
-line on stderr and exit status 2."""
+line on stderr and exit status 2. SIGINT, SIGTERM and SIGHUP unwind like an error (temporary files are removed,
+nothing half-written is left) and exit 128 + the signal's number with one line on stderr."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
 from .errors import DeepStegoError
 from .precision import PRECISIONS
+
+
+class Parser(argparse.ArgumentParser):
+    """No abbreviated options (``--steps`` must not quietly mean ``--steps-per-epoch``), and usage errors in one
+    line like every other error."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class Stopped(BaseException):
+    """Raised in the main thread by a termination signal; a BaseException so no ``except Exception`` swallows it,
+    while every ``finally`` and cleanup handler still runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
+
+
+def _key_args(p: argparse.ArgumentParser) -> None:
+    from .keys import ENV_VAR
+
+    g = p.add_argument_group("key (keyed models)")
+    g.add_argument("--key-file", metavar="PATH",
+                   help=f"read the key from this file (any bytes, up to 1 MB; 'deepstego keygen' makes one); "
+                        f"or set {ENV_VAR}")
+    g.add_argument("--key", metavar="TEXT",
+                   help="the key as a passphrase on the command line: other users of this machine can see it in the "
+                        f"process list, so prefer --key-file or {ENV_VAR}")
+
+
+def _key(a):
+    """The Key object the command's --key / --key-file give (DEEPSTEGO_KEY is read by the library, for keyed
+    models), or None. Read before any work, so a bad key file fails first."""
+    from .keys import resolve_key
+
+    return resolve_key(a.key, a.key_file, env=False)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -60,10 +107,31 @@ def cmd_hide(a) -> int:
     from .images import check_output, save_png
 
     out = check_output(a.output, overwrite=a.overwrite, inputs=(a.cover, a.secret))
-    stego = hide(a.cover, a.secret, model=a.model, precision=a.precision, refine=a.refine, progress=not a.quiet)
+    key = _key(a)
+    stego = hide(a.cover, a.secret, model=a.model, key=key, precision=a.precision, refine=a.refine,
+                 progress=not a.quiet)
     save_png(np.asarray(stego), out)
     print(f"stego written to {out}")
+    _fit_note(_image_size(a.secret), stego.size)
     return 0
+
+
+def _image_size(path: str) -> tuple[int, int] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (OSError, ValueError):
+        return None  # hide() reports what is wrong with the file
+
+
+def _fit_note(secret: tuple[int, int] | None, frame: tuple[int, int] | None) -> None:
+    from .images import fit_note
+
+    note = fit_note(secret, frame) if secret and frame else None
+    if note:
+        print(f"deepstego: note: {note}", file=sys.stderr)
 
 
 def _hide_video(a) -> int:
@@ -73,18 +141,24 @@ def _hide_video(a) -> int:
         raise DeepStegoError("hide a video in a video, or an image in an image: the two inputs are of different kinds")
     if a.refine:
         raise DeepStegoError("--refine applies to images; video frames take the network pass only")
+    key = _key(a)
     if a.lossy:
         print(f"deepstego: warning: lossy H.264 output degrades the hidden video (secret SSIM about "
               f"{LOSSY_SECRET_SSIM} on the test video, against 0.95+ for lossless output)", file=sys.stderr)
-    res = hide_video(a.cover, a.secret, a.output, model=a.model, codec=a.codec, lossy=a.lossy, batch=a.batch,
-                     trim=a.trim, embed_meta=a.embed_meta, overwrite=a.overwrite, progress=not a.quiet,
-                     precision=a.precision)
+    res = hide_video(a.cover, a.secret, a.output, model=a.model, key=key, codec=a.codec, lossy=a.lossy,
+                     batch=a.batch, trim=a.trim, embed_meta=a.embed_meta, overwrite=a.overwrite,
+                     progress=not a.quiet, precision=a.precision)
     print(f"stego video written to {res.path}: {res.frames} frames ({res.hidden} carry the secret), "
           f"{res.fps:.2f} frames/s")
+    if not a.embed_meta:
+        from .video import probe
+
+        ci, si = probe(a.cover), probe(a.secret)
+        _fit_note((si.width, si.height), (ci.width, ci.height))
     if a.report:
         from .report.video import frame_report
 
-        summary = frame_report(a.cover, a.secret, res.path, a.report, model=a.model, precision=a.precision)
+        summary = frame_report(a.cover, a.secret, res.path, a.report, model=a.model, key=key, precision=a.precision)
         print(f"report in {a.report}: cover SSIM min {summary['min_cover_ssim']:.4f} mean "
               f"{summary['mean_cover_ssim']:.4f} | secret SSIM mean {summary['mean_secret_ssim']:.4f} "
               f"(revealed from the saved file)")
@@ -101,8 +175,8 @@ def cmd_reveal(a) -> int:
     if _is_video(a.stego):
         from .video import reveal_video
 
-        res = reveal_video(a.stego, a.output, model=a.model, lossless=a.lossless, size=a.size, batch=a.batch,
-                           overwrite=a.overwrite, progress=not a.quiet, precision=a.precision)
+        res = reveal_video(a.stego, a.output, model=a.model, key=_key(a), lossless=a.lossless, size=a.size,
+                           batch=a.batch, overwrite=a.overwrite, progress=not a.quiet, precision=a.precision)
         print(f"revealed video written to {res.path}: {res.frames} frames, {res.fps:.2f} frames/s")
         return 0
     import numpy as np
@@ -111,7 +185,7 @@ def cmd_reveal(a) -> int:
     from .images import check_output, save_png
 
     out = check_output(a.output, overwrite=a.overwrite, inputs=(a.stego,))
-    secret = reveal(a.stego, model=a.model, size=a.size, precision=a.precision)
+    secret = reveal(a.stego, model=a.model, key=_key(a), size=a.size, precision=a.precision)
     save_png(np.asarray(secret), out)
     print(f"revealed secret written to {out}")
     return 0
@@ -244,16 +318,24 @@ def cmd_bench(a) -> int:
 
 def cmd_detect(a) -> int:
     from .images import check_output
-    from .steganalysis.detect import expand, score_files, write_csv
+    from .steganalysis.detect import expand, format_table, score_files, write_csv
 
-    out = check_output(a.csv, overwrite=a.overwrite, inputs=a.paths)
-    files = expand(a.paths)
-    rows, threshold = score_files(files, a.method, a.detector, a.reference, a.threshold)
-    write_csv(rows, out)
+    out = check_output(a.csv, overwrite=a.overwrite, inputs=a.paths) if a.csv else None
+    rows, threshold = score_files(expand(a.paths), a.method, a.detector, a.reference, a.threshold)
+    errors = [r["error"] for r in rows if r["verdict"] == "error"]
+    if len(errors) == len(rows):  # nothing scored: no table, no CSV, just why
+        raise DeepStegoError(errors[0] if len(errors) == 1 else f"none of the {len(rows)} files could be scored "
+                             f"(the first: {errors[0]})")
+    if out:
+        write_csv(rows, out)
+    else:
+        print(format_table(rows))
     flagged = sum(r["verdict"] == "stego" for r in rows)
-    print(f"{len(rows)} image{'s' if len(rows) != 1 else ''} scored by {a.method}: {flagged} look like stego "
-          f"(score >= {threshold:g}); "
-          f"CSV written to {out}")
+    scored = len(rows) - len(errors)
+    print(f"{scored} image{'s' if scored != 1 else ''} scored by {a.method}: {flagged} look like stego "
+          f"(score >= {threshold:g})" + (f"; CSV written to {out}" if out else ""))
+    if errors:
+        raise DeepStegoError(f"{len(errors)} of {len(rows)} files could not be scored (their rows say why)")
     return 0
 
 
@@ -285,13 +367,31 @@ def cmd_detect_eval(a) -> int:
     return 0
 
 
+def cmd_keygen(a) -> int:
+    import os
+
+    from .images import atomic_write, check_output
+    from .keys import new_key_text
+
+    out = check_output(a.output, overwrite=a.overwrite)
+
+    def write(tmp: Path) -> None:
+        os.chmod(tmp, 0o600)  # a key file is private whatever the umask
+        tmp.write_text(new_key_text() + "\n")
+
+    atomic_write(out, write)
+    print(f"a new random 256-bit key written to {out} (readable by you only); keep a copy: without it nothing "
+          "hidden with it can be revealed")
+    return 0
+
+
 def _video_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=4, help="video frames per network call")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="deepstego", description="Hide images and videos inside images and videos "
+    p = Parser(prog="deepstego", description="Hide images and videos inside images and videos "
                                 "with small convolutional networks, reveal them, train and evaluate the networks.")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -302,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     _model_arg(h)
     _refine_arg(h)
+    _key_args(h)
     v = h.add_argument_group("video")
     v.add_argument("--codec", choices=("ffv1", "x264rgb", "png", "h264"), default="ffv1",
                    help="stego video codec: ffv1 (MKV), x264rgb (qp 0) and png are bit-exact; h264 needs --lossy")
@@ -313,18 +414,28 @@ def build_parser() -> argparse.ArgumentParser:
     _video_common(h)
     h.set_defaults(func=cmd_hide)
 
-    r = sub.add_parser("reveal", help="recover the secret from a stego image or video")
+    r = sub.add_parser("reveal", help="recover the secret from a stego image or video",
+                       description="Recover the secret from a stego image or video. A reveal cannot tell whether "
+                                   "anything is hidden, nor whether the key is the right one (nothing is stored in "
+                                   "the stego to check it against): it writes what the network reads, which for a "
+                                   "clean photo, a wrong key or a re-compressed stego is meaningless.")
     r.add_argument("stego")
     r.add_argument("-o", "--output", required=True)
     r.add_argument("--size", type=_size, help="the secret's original WIDTHxHEIGHT: removes the fitting bars")
     r.add_argument("--overwrite", action="store_true")
     r.add_argument("--lossless", action="store_true", help="video: write FFV1 in MKV instead of H.264 MP4")
     _model_arg(r)
+    _key_args(r)
     _video_common(r)
     r.set_defaults(func=cmd_reveal)
 
     m = sub.add_parser("models", help="list architectures and shipped weights")
     m.set_defaults(func=cmd_models)
+
+    kg = sub.add_parser("keygen", help="write a new random key file for keyed models (--key-file)")
+    kg.add_argument("-o", "--output", required=True)
+    kg.add_argument("--overwrite", action="store_true")
+    kg.set_defaults(func=cmd_keygen)
 
     from .models import list_models
     from .models.blocks import ACTIVATIONS
@@ -433,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--detector", help="a trained detector (cnn, reveal, siamese)")
     dt.add_argument("--reference", help="siamese: a known-clean image from the same source")
     dt.add_argument("--threshold", type=float, help="verdict threshold on the score (default 0.15 classical, 0.5 learned)")
-    dt.add_argument("--csv", required=True, help="write one row per image here")
+    dt.add_argument("--csv", help="write one row per image here (default: a table on stdout)")
     dt.add_argument("--overwrite", action="store_true")
     dt.set_defaults(func=cmd_detect)
 
@@ -473,20 +584,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+SIGNALS = {signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["detect"] and argv[1:2] in (["train"], ["eval"]):
-        argv = [f"detect-{argv[1]}"] + argv[2:]
-    args = parser.parse_args(argv)
+    previous = {s: signal.signal(s, _stop) for s in SIGNALS}
     try:
+        parser = build_parser()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if argv[:1] == ["detect"] and argv[1:2] in (["train"], ["eval"]):
+            argv = [f"detect-{argv[1]}"] + argv[2:]
+        args = parser.parse_args(argv)
         return args.func(args)
     except DeepStegoError as exc:
         print(f"deepstego: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("deepstego: interrupted", file=sys.stderr)
-        return 130
+        print("deepstego: interrupted; no output was left half-written", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Stopped as stop:
+        print(f"deepstego: {SIGNALS[stop.signum]}; no output was left half-written", file=sys.stderr)
+        return 128 + stop.signum
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ near a seam were tuned against slightly different neighbours (``tests/test_api.p
 
 from __future__ import annotations
 
-import operator
 import os
 import sys
 from pathlib import Path
@@ -19,14 +18,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tqdm import trange
+from tqdm import tqdm
 
+from . import limits
 from .errors import DeepStegoError
 from .images import fit_letterbox, load_rgb, to_tensor, to_uint8, unletterbox
+from .keys import ENV_VAR, Key, resolve_key
 from .metrics import ssim_loss
 from .models import StegoModel, create_model, list_models, model_entry
 from .models.blocks import quantize
-from .models.weights import load_weights, shipped_weights
+from .models.weights import load_weights, read_meta, shipped_weights
 from .precision import autocast, keep_freed_memory
 
 DEFAULT_MODEL = "dsnet-v2"
@@ -91,13 +92,26 @@ def _pad(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
 
-def _tiled(fn, inputs: list[torch.Tensor], model: StegoModel, tile: int) -> torch.Tensor:
-    """Apply ``fn`` (N×3×H×W → N×3×H×W) to ``inputs`` whole or tile by tile with ``receptive_radius`` context."""
+def _whole(h: int, w: int, tile: int) -> bool:
+    return h <= tile + 64 and w <= tile + 64
+
+
+def tile_count(h: int, w: int, tile: int = TILE) -> int:
+    """How many tiles :func:`_tiled` cuts an h×w image into (1 when it runs whole)."""
+    return 1 if _whole(h, w, tile) else -(-h // tile) * -(-w // tile)
+
+
+def _tiled(fn, inputs: list[torch.Tensor], model: StegoModel, tile: int, signs: torch.Tensor | None = None
+           ) -> torch.Tensor:
+    """Apply ``fn`` (N×3×H×W → N×3×H×W) to ``inputs`` whole or tile by tile with ``receptive_radius`` context.
+    A keyed model's ``signs`` (on the carrier grid, ``model.multiple`` pixels a cell) are cut to each tile and
+    passed on as the last argument."""
     h, w = inputs[0].shape[-2:]
     m = max(1, model.multiple)
-    if h <= tile + 64 and w <= tile + 64:
+    key = () if signs is None else (signs,)
+    if _whole(h, w, tile):
         padded = [_pad(x, m) for x in inputs]
-        return fn(*padded)[..., :h, :w]
+        return fn(*padded, *key)[..., :h, :w]
     r = -(-model.receptive_radius // m) * m
     tile = tile // m * m
     out = torch.empty_like(inputs[0])
@@ -107,95 +121,159 @@ def _tiled(fn, inputs: list[torch.Tensor], model: StegoModel, tile: int) -> torc
             y1, x1 = min(h, y + tile + r), min(w, x + tile + r)
             # align the tile's origin to the network's pixel grid so tiles match a whole-image pass
             y0, x0 = y0 - y0 % m, x0 - x0 % m
-            res = fn(*[_pad(t[..., y0:y1, x0:x1], m) for t in inputs])
+            crops = [_pad(t[..., y0:y1, x0:x1], m) for t in inputs]
+            if signs is not None:
+                ch, cw = crops[0].shape[-2] // m, crops[0].shape[-1] // m
+                key = (signs[..., y0 // m:y0 // m + ch, x0 // m:x0 // m + cw],)
+            res = fn(*crops, *key)
             ty, tx = min(tile, h - y), min(tile, w - x)
             out[..., y:y + ty, x:x + tx] = res[..., y - y0:y - y0 + ty, x - x0:x - x0 + tx]
     return out
 
 
-def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, precision: str = "auto",
-                tile: int = TILE, refine: int = 0, progress: bool = False) -> torch.Tensor:
+def key_signs(model: StegoModel, key: Key | None, height: int, width: int) -> torch.Tensor | None:
+    """The signs a keyed model needs for an image of height×width pixels, or None for a keyless model; a key for a
+    keyless model, or none for a keyed one, is a one-line error."""
+    if model.keyed and key is None:
+        raise DeepStegoError(f"{_model_label(model)} is a keyed model: give the key (--key-file FILE, the "
+                             f"{ENV_VAR} environment variable, or --key TEXT)")
+    if key is not None and not model.keyed:
+        raise DeepStegoError(f"{_model_label(model)} is a keyless model and cannot use a key; leave the key out or "
+                             f"choose a keyed model ({', '.join(keyed_models()) or 'none shipped'})")
+    return key.signs(*model.key_grid(height, width)) if key is not None else None
+
+
+def _model_label(model: StegoModel) -> str:
+    return next((name for name, m in _cache.items() if m is model), model.arch)
+
+
+def keyed_models() -> list[str]:
+    """The shipped models that take a key."""
+    return [n for n, p in shipped_weights().items() if read_meta(p)["config"].get("keyed")]
+
+
+def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, key: Key | None = None,
+                precision: str = "auto", tile: int = TILE, refine: int = 0, progress: bool = False) -> torch.Tensor:
     """N×3×H×W covers and secrets (float in [0, 1]) → stego on the 8-bit grid (float in [0, 1]).
 
-    ``refine`` > 0 follows the network pass with that many steps of :func:`refine_stego` (``progress``: a bar on
-    stderr)."""
-    try:
-        refine = operator.index(refine)
-    except TypeError:
-        raise DeepStegoError(f"refinement steps must be a whole number, got {refine!r}") from None
-    if refine < 0:
-        raise DeepStegoError(f"refinement steps must be 0 or more, got {refine}")
+    ``key`` is required by keyed models and refused by keyless ones. ``refine`` > 0 follows the network pass with
+    that many steps of :func:`refine_stego` (``progress``: one bar on stderr for every tile's steps)."""
+    refine = limits.count("refinement steps", refine, 0, limits.MAX_REFINE_STEPS)
     if refine and not model.trainable:
         raise DeepStegoError(f"{model.arch} has no differentiable reveal network to refine against: refinement steps "
                              f"must be 0")
+    signs = key_signs(model, key, *cover.shape[-2:])
     cover = cover.contiguous(memory_format=torch.channels_last)
     secret = secret.contiguous(memory_format=torch.channels_last)
 
     if refine:
-        def encode_and_refine(c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-            with torch.inference_mode(), autocast(precision):
-                stego = model.encode(c, s).float()
-            return refine_stego(model, c, s, stego, steps=refine, precision=precision, progress=progress)
+        total = refine * tile_count(*cover.shape[-2:], tile)
+        with tqdm(total=total, desc="refining", unit="step", disable=not progress, file=sys.stderr,
+                  leave=False) as bar:
+            def encode_and_refine(c: torch.Tensor, s: torch.Tensor, *k: torch.Tensor) -> torch.Tensor:
+                with torch.inference_mode(), autocast(precision):
+                    stego = model.encode(c, s, *k).float()
+                return refine_stego(model, c, s, stego, *k, steps=refine, precision=precision,
+                                    on_step=bar.update)
 
-        stego = _tiled(encode_and_refine, [cover, secret], model, tile)
+            stego = _tiled(encode_and_refine, [cover, secret], model, tile, signs)
     else:
         with torch.inference_mode(), autocast(precision):
-            stego = _tiled(model.encode, [cover, secret], model, tile)
+            stego = _tiled(model.encode, [cover, secret], model, tile, signs)
     return torch.round(stego.float().clamp(0, 1) * 255) / 255
 
 
-def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, stego: torch.Tensor, *,
-                 steps: int = REFINE_STEPS, lr: float = REFINE_LR, precision: str = "auto",
-                 progress: bool = False) -> torch.Tensor:
+def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, stego: torch.Tensor,
+                 signs: torch.Tensor | None = None, *, steps: int = REFINE_STEPS, lr: float = REFINE_LR,
+                 precision: str = "auto", on_step=None) -> torch.Tensor:
     """Improve a stego image for this model's fixed reveal network by gradient descent on its pixels (the idea of
     Kishore et al., "Fixed Neural Network Steganography", ICLR 2022): Adam with a cosine-decayed step size
     minimises L1 + SSIM distances of stego to cover and of the reveal of the 8-bit-rounded stego (straight-through)
-    to the secret. Only the image changes; the weights get no gradient."""
+    to the secret. Only the image changes; the weights get no gradient. A keyed model refines against the reveal
+    under its ``signs``; ``on_step()`` is called after each step (a progress bar)."""
     if steps <= 0:
         return stego
+    key = () if signs is None else (signs,)
     with torch.inference_mode(False), torch.enable_grad():  # callable from inference code: clones are plain tensors
         cover, secret = cover.clone(), secret.clone()
+        key = tuple(k.clone() for k in key)
         x = stego.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([x], lr=lr)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-        for _ in trange(steps, desc="refining", unit="step", disable=not progress, file=sys.stderr, leave=False):
+        for _ in range(steps):
             stored = quantize(x, "round")
             with autocast(precision):
-                revealed = model.decode(stored).float()
+                revealed = model.decode(stored, *key).float()
             loss = ((stored - cover).abs().mean() + REFINE_COVER_SSIM * ssim_loss(cover, stored)
                     + (revealed - secret).abs().mean() + ssim_loss(secret, revealed.clamp(0, 1)))
             (x.grad,) = torch.autograd.grad(loss, [x])
             opt.step()
             schedule.step()
+            if on_step is not None:
+                on_step()
     return x.detach()
 
 
 @torch.inference_mode()
-def reveal_tensor(model: StegoModel, stego: torch.Tensor, *, precision: str = "auto", tile: int = TILE) -> torch.Tensor:
-    """N×3×H×W stego (float in [0, 1]) → revealed secret on the 8-bit grid."""
+def reveal_tensor(model: StegoModel, stego: torch.Tensor, *, key: Key | None = None, precision: str = "auto",
+                  tile: int = TILE) -> torch.Tensor:
+    """N×3×H×W stego (float in [0, 1]) → revealed secret on the 8-bit grid (``key``: as for :func:`hide_tensor`)."""
+    signs = key_signs(model, key, *stego.shape[-2:])
     stego = stego.contiguous(memory_format=torch.channels_last)
     with autocast(precision):
-        out = _tiled(model.decode, [stego], model, tile)
+        out = _tiled(model.decode, [stego], model, tile, signs)
     return torch.round(out.float().clamp(0, 1) * 255) / 255
+
+
+def _warn(message: str) -> None:
+    print(f"deepstego: warning: {message}", file=sys.stderr)
+
+
+LOSSY_FORMATS = {"JPEG": "a JPEG", "MPO": "a JPEG (MPO)", "WEBP": "a WebP (usually lossy)", "JPEG2000": "a JPEG 2000"}
+
+
+def lossy_note(path: str | os.PathLike) -> str | None:
+    """A warning for a stego stored in a lossy image format, or None."""
+    try:
+        with Image.open(path) as im:
+            kind = LOSSY_FORMATS.get(im.format or "")
+    except (OSError, ValueError):
+        return None  # load_rgb says what is wrong with it
+    if kind is None:
+        return None
+    return (f"{path} is {kind} file: lossy compression destroys most of a hidden image, so what is revealed will be "
+            "degraded or meaningless")
 
 
 def _like(src, arr: np.ndarray):
     return arr if isinstance(src, np.ndarray) else Image.fromarray(arr, "RGB")
 
 
-def hide(cover, secret, *, model=None, precision: str = "auto", refine: int | None = None, progress: bool = False):
+def model_key(model: StegoModel, key=None) -> Key | None:
+    """The key for ``model``: ``key`` (a passphrase, bytes or :class:`Key`) when given; else, for a keyed model
+    only, the ``DEEPSTEGO_KEY`` environment variable."""
+    found = resolve_key(key, env=False)
+    return resolve_key(env=True) if found is None and model.keyed else found
+
+
+def hide(cover, secret, *, model=None, key=None, precision: str = "auto", refine: int | None = None,
+         progress: bool = False):
     """Hide ``secret`` in ``cover``; returns the stego image, the cover's exact size, as the cover's kind.
 
-    The secret is fitted inside the cover's size (aspect kept, mid-grey bars). ``refine`` steps of
-    :func:`refine_stego` follow the network pass (default :data:`REFINE_STEPS` for networks, 0 for ``lsb``; 0 is
-    the fastest). Save the result losslessly (PNG): any lossy step destroys the hidden image.
+    The secret is fitted inside the cover's size (aspect kept, mid-grey bars). ``key`` (a passphrase, bytes or a
+    :class:`~deepstego.keys.Key`; default ``DEEPSTEGO_KEY``) is needed by keyed models: only the same key reveals
+    the secret. ``refine`` steps of :func:`refine_stego` follow the network pass (default :data:`REFINE_STEPS` for
+    networks, 0 for ``lsb``; 0 is the fastest). Save the result losslessly (PNG): any lossy step destroys the
+    hidden image.
     """
     model = load_model(model)
+    k = model_key(model, key)
     c = load_rgb(cover, name="cover", strict=True)
     s = load_rgb(secret, name="secret", strict=False)
     s = fit_letterbox(s, c.shape[1], c.shape[0])
     steps = default_refine(model) if refine is None else refine
-    stego = hide_tensor(model, to_tensor(c), to_tensor(s), precision=precision, refine=steps, progress=progress)
+    stego = hide_tensor(model, to_tensor(c), to_tensor(s), key=k, precision=precision, refine=steps,
+                        progress=progress)
     return _like(cover, to_uint8(stego))
 
 
@@ -204,12 +282,24 @@ def default_refine(model: StegoModel) -> int:
     return REFINE_STEPS if model.trainable else 0
 
 
-def reveal(stego, *, model=None, size: tuple[int, int] | None = None, precision: str = "auto"):
+def reveal(stego, *, model=None, key=None, size: tuple[int, int] | None = None, precision: str = "auto",
+           warn=None):
     """Recover the secret from a stego image (as the stego's kind). ``size=(width, height)`` cuts away the bars
-    the secret was fitted with and restores that size."""
+    the secret was fitted with and restores that size.
+
+    A reveal cannot tell whether anything is hidden, nor whether ``key`` is the right one (nothing is stored in
+    the stego): it returns what the network reads. ``warn(message)`` (default: a line on stderr) hears when the
+    stego is a lossily compressed file."""
+    if size is not None:
+        size = limits.picture("the revealed size", *size)
     model = load_model(model)
+    k = model_key(model, key)
+    if isinstance(stego, (str, os.PathLike)):
+        note = lossy_note(stego)
+        if note:
+            (warn or _warn)(note)
     s = load_rgb(stego, name="stego", strict=True)
-    out = to_uint8(reveal_tensor(model, to_tensor(s), precision=precision))
+    out = to_uint8(reveal_tensor(model, to_tensor(s), key=k, precision=precision))
     if size is not None:
         out = unletterbox(out, *size)
     return _like(stego, out)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import limits
 from .core import default_refine, hide, load_model, reveal
 from .data import eval_photos, list_images
 from .errors import DeepStegoError
@@ -34,6 +35,7 @@ def centre_square(path: Path, size: int) -> np.ndarray:
 def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, precision: str = "auto",
              grid: Path | None = None, refine: int | None = None) -> dict:
     """Pair photo i (cover) with photo i+1 (secret), cyclically; return per-pair and mean metrics."""
+    limits.count("--size", size, 16, limits.MAX_TRAIN_SIZE * 4)
     net = load_model(model)
     paths = images or eval_photos()
     if len(paths) < 2:

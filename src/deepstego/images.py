@@ -11,9 +11,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .errors import DeepStegoError
+from .limits import MAX_PIXELS
 
 MIN_SIDE = 16
-MAX_PIXELS = 64_000_000
 
 
 def describe_mode(im: Image.Image) -> str:
@@ -116,18 +116,25 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path`` and rename it into place only on success, so a
     failure or interruption never leaves a partial file under the final name."""
     path = Path(path)
+    tmp = temp_beside(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def temp_beside(path: Path) -> Path:
+    """A new hidden temporary file in ``path``'s folder, with the permissions a plain open() would give (the
+    umask's), since it becomes the output by a rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent or ".")
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions a plain open() would
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
+    return Path(tmp)
 
 
 def save_png(arr: np.ndarray, path: str | os.PathLike) -> Path:
@@ -170,3 +177,21 @@ def unletterbox(arr: np.ndarray, width: int, height: int) -> np.ndarray:
     if (nw, nh) != (width, height):
         im = im.resize((width, height), Image.Resampling.LANCZOS)
     return np.asarray(im).copy()
+
+
+def fit_note(secret: tuple[int, int], frame: tuple[int, int]) -> str | None:
+    """What :func:`fit_letterbox` does to a secret of size ``secret`` (width, height) in a ``frame``, and the
+    ``--size`` that undoes it; None when the sizes are equal."""
+    (sw, sh), (fw, fh) = secret, frame
+    if (sw, sh) == (fw, fh):
+        return None
+    scale = min(fw / sw, fh / sh)
+    nw, nh = max(1, round(sw * scale)), max(1, round(sh * scale))
+    if scale < 1:
+        change = f"reduced to {nw}×{nh} ({100 * nw * nh / (sw * sh):.1f}% of its pixels; detail is lost)"
+    elif scale > 1:
+        change = f"enlarged to {nw}×{nh}"
+    else:
+        change = f"kept at {nw}×{nh}"
+    return (f"the secret ({sw}×{sh}) was {change} to fit the {fw}×{fh} cover; reveal with --size {sw}x{sh} to "
+            "restore its shape")

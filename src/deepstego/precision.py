@@ -9,16 +9,17 @@ import os
 import sys
 from functools import cache
 
-import torch
-
 from .errors import DeepStegoError
 
 PRECISIONS = ("auto", "bf16", "fp32")
+# torch is imported where it is used: the command line reads PRECISIONS before it starts any work
 
 
 @cache
 def native_bf16() -> bool:
     """True when this CPU has bf16 matrix or vector instructions."""
+    import torch
+
     cpu = getattr(torch, "cpu", None)
     checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     return any(getattr(cpu, name, lambda: False)() for name in checks)
@@ -35,6 +36,8 @@ def resolve_precision(precision: str = "auto") -> str:
 
 def autocast(precision: str = "auto"):
     """The autocast context for ``precision`` (a no-op context for fp32)."""
+    import torch
+
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=resolve_precision(precision) == "bf16")
 
 
@@ -42,6 +45,8 @@ def machine(precision: str = "auto") -> dict:
     """What a run ran on: the CPU's name, PyTorch's threads, native bf16, and the arithmetic
     ``precision`` resolves to there."""
     import platform
+
+    import torch
 
     cpu = platform.processor() or platform.machine()
     try:

@@ -35,23 +35,37 @@ class StegoModel(nn.Module):
     receptive_radius: int = 16
     #: standard deviation of Gaussian noise added to the stego before the reveal network while training.
     train_noise: float = 0.0
+    #: keyed models take the key's signs (:mod:`deepstego.keys`, 18 per carrier position) in encode and decode.
+    keyed: bool = False
 
     def __init__(self, config):
         super().__init__()
         self.config = config
 
-    def encode(self, cover: torch.Tensor, secret: torch.Tensor) -> torch.Tensor:
+    def encode(self, cover: torch.Tensor, secret: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def decode(self, stego: torch.Tensor) -> torch.Tensor:
+    def decode(self, stego: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, cover: torch.Tensor, secret: torch.Tensor, *, quant: str = "round") -> StegoOutput:
-        stego = quantize(self.encode(cover, secret), quant)
+    def key_grid(self, height: int, width: int) -> tuple[int, int]:
+        """The carrier grid a key's signs cover for an input of height×width pixels (padded to ``multiple``)."""
+        m = max(1, self.multiple)
+        return -(-height // m), -(-width // m)
+
+    def forward(self, cover: torch.Tensor, secret: torch.Tensor, *, quant: str = "round",
+                signs: torch.Tensor | None = None) -> StegoOutput:
+        """Training pass; a keyed model without ``signs`` gets a fresh random key per example."""
+        if self.keyed and signs is None:
+            from ..keys import random_signs
+
+            signs = random_signs(len(cover), *self.key_grid(*cover.shape[-2:])).to(cover.device)
+        key = (signs,) if self.keyed else ()  # keyless architectures take no signs
+        stego = quantize(self.encode(cover, secret, *key), quant)
         seen = stego
         if self.training and self.train_noise > 0:
             seen = stego + torch.randn_like(stego) * self.train_noise
-        return StegoOutput(stego=stego, revealed=self.decode(seen))
+        return StegoOutput(stego=stego, revealed=self.decode(seen, *key))
 
     def config_dict(self) -> dict:
         return dataclasses.asdict(self.config)

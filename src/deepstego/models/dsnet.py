@@ -16,6 +16,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .. import keys
 from .base import StegoModel
 from .blocks import ResBlock, make_activation
 from .registry import register_model
@@ -33,6 +34,13 @@ class DSNetConfig:
     # "high": the hidden signal lives only in the Haar high-pass sub-bands of each factor×factor block (block means
     # stay the cover's) and the reveal network sees only those sub-bands; "all": every sub-band
     carrier: str = "high"
+    # keyed: the code in the high-pass sub-bands goes through the key's orthogonal map (deepstego.keys.mix) and is
+    # read back through its inverse; both networks see the cover's sub-bands as the key shows them
+    keyed: bool = False
+    # keyed only: residual blocks of a key-agnostic network that predicts the cover's sub-bands from the stego, so
+    # the reveal network unmixes the stego minus that prediction (the code plus the prediction's error) instead of
+    # the code plus the whole scrambled cover (0: no predictor)
+    predictor_blocks: int = 0
 
 
 def haar_matrix(factor: int) -> torch.Tensor:
@@ -86,14 +94,44 @@ class Hide(nn.Module):
         self.bands = 3 * (c.factor**2 - 1) if self.high else 3 * c.factor**2
         self.out = nn.Conv2d(c.width, self.bands, 3, padding=1)
 
-    def forward(self, cover: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([F.pixel_unshuffle(cover - 0.5, self.factor), prepared.to(cover.dtype)], dim=1)
+    def forward(self, cover: torch.Tensor, prepared: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
+        x = F.pixel_unshuffle(cover - 0.5, self.factor)
+        if signs is not None:  # the cover's sub-bands as the reveal network will see them under this key
+            x = keyed_view(self.carrier, x, signs).to(cover.dtype)
+        x = torch.cat([x, prepared.to(cover.dtype)], dim=1)
         delta = self.out(self.body(self.act(self.inp(x)))).float()
         if self.high:
             n, _, h, w = delta.shape
+            if signs is not None:
+                delta = keys.mix(delta, signs)
             bands = torch.cat([delta.new_zeros(n, 1, 3, h, w), delta.view(n, -1, 3, h, w)], dim=1)
             delta = self.carrier.synthesise(bands)
         return cover + F.pixel_shuffle(delta, self.factor)
+
+
+def keyed_view(carrier: Carrier, x: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    """Pixel-unshuffled channels with their high-pass sub-bands seen through ``Tᵀ`` (block means unchanged)."""
+    bands = carrier.analyse(x)
+    n, _, _, h, w = bands.shape
+    high = keys.unmix(bands[:, 1:].flatten(1, 2), signs).view(n, -1, 3, h, w)
+    return carrier.synthesise(torch.cat([bands[:, :1], high], dim=1))
+
+
+class CoverPredictor(nn.Module):
+    """Key-agnostic estimate of the cover's high-pass sub-bands from the whole stego (all sub-bands). Its last
+    convolution starts at zero: an untrained predictor predicts nothing and leaves the reveal as it was."""
+
+    def __init__(self, c: DSNetConfig):
+        super().__init__()
+        self.inp = nn.Conv2d(3 * c.factor**2, c.width, 3, padding=1)
+        self.act = make_activation(c.activation)
+        self.body = nn.Sequential(*[ResBlock(c.width, c.activation) for _ in range(c.predictor_blocks)])
+        self.out = nn.Conv2d(c.width, 3 * (c.factor**2 - 1), 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, unshuffled: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(self.act(self.inp(unshuffled)))).float()
 
 
 class Reveal(nn.Module):
@@ -102,16 +140,22 @@ class Reveal(nn.Module):
         self.factor = c.factor
         self.high = c.carrier == "high"
         self.carrier = Carrier(c.factor) if self.high else None
+        self.predictor = CoverPredictor(c) if c.keyed and c.predictor_blocks else None
         self.inp = nn.Conv2d(3 * (c.factor**2 - 1) if self.high else 3 * c.factor**2, c.width, 3, padding=1)
         self.act = make_activation(c.activation)
         self.body = nn.Sequential(*[ResBlock(c.width, c.activation) for _ in range(c.reveal_blocks)])
         self.out = nn.Conv2d(c.width, 3 * c.factor**2, 3, padding=1)
 
-    def forward(self, stego: torch.Tensor) -> torch.Tensor:
+    def forward(self, stego: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
+        x = F.pixel_unshuffle(stego.float() - 0.5, self.factor)
+        # under the caller's autocast: the prediction is far coarser than bf16's precision
+        predicted = self.predictor(x) if signs is not None and self.predictor is not None else None
         with torch.autocast(stego.device.type, enabled=False):
-            x = F.pixel_unshuffle(stego.float() - 0.5, self.factor)
             if self.high:  # the block means carry only the cover: leave them out
-                x = self.carrier.analyse(x)[:, 1:].flatten(1, 2)
+                high = self.carrier.analyse(x)[:, 1:].flatten(1, 2)
+                if signs is not None:
+                    high = keys.unmix(high if predicted is None else high - predicted, signs)
+                x = high
             x = self.inp(x)
         y = self.out(self.body(self.act(x)))
         return F.pixel_shuffle(y.float(), self.factor) + 0.5
@@ -127,6 +171,9 @@ class DSNet(StegoModel):
             raise ValueError("carrier must be 'high' or 'all'")
         if config.carrier == "high" and config.factor < 2:
             raise ValueError("a high-pass carrier needs factor >= 2")
+        if config.keyed and (config.carrier != "high" or config.factor != 2):
+            raise ValueError("a keyed dsnet needs the high-pass carrier at factor 2")
+        self.keyed = config.keyed
         self.multiple = config.factor
         # each 3×3 conv at 1/factor resolution widens the view by factor pixels per side
         n_convs = 2 + 2 * (config.hide_blocks + config.reveal_blocks + config.prep_blocks) + 2
@@ -136,11 +183,16 @@ class DSNet(StegoModel):
         self.hide = Hide(config)
         self.reveal = Reveal(config)
 
-    def encode(self, cover: torch.Tensor, secret: torch.Tensor) -> torch.Tensor:
-        return self.hide(cover, self.prep(secret))
+    def encode(self, cover: torch.Tensor, secret: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
+        return self.hide(cover, self.prep(secret), self._signs(signs))
 
-    def decode(self, stego: torch.Tensor) -> torch.Tensor:
-        return self.reveal(stego)
+    def decode(self, stego: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
+        return self.reveal(stego, self._signs(signs))
+
+    def _signs(self, signs: torch.Tensor | None) -> torch.Tensor | None:
+        if self.keyed and signs is None:
+            raise ValueError("a keyed model needs the key's signs")
+        return signs if self.keyed else None
 
 
 def _top(scores: torch.Tensor, k: int) -> torch.Tensor:

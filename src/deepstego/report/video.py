@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..core import load_model, reveal_tensor
+from ..core import load_model, model_key, reveal_tensor
 from ..images import atomic_write
 from ..metrics import psnr, ssim
 from ..video.io import decode, probe
@@ -19,10 +19,11 @@ from ..video.pipeline import SecretTimeline
 from .grid import comparison_grid
 
 
-def frame_report(cover, secret, stego, out_dir, *, model=None, batch: int = 4, strip_frames: int = 4,
+def frame_report(cover, secret, stego, out_dir, *, model=None, key=None, batch: int = 4, strip_frames: int = 4,
                  precision: str = "auto") -> dict:
     """Compare ``stego`` (a saved file) with ``cover`` and the secret frames revealed from it with ``secret``."""
     net = load_model(model)
+    key = model_key(net, key)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ci, si = probe(cover), probe(secret)
@@ -49,7 +50,7 @@ def frame_report(cover, secret, stego, out_dir, *, model=None, batch: int = 4, s
         c = torch.from_numpy(np.stack([x[0] for x in chunk])).permute(0, 3, 1, 2).float() / 255
         sec = torch.from_numpy(np.stack([x[1] for x in chunk])).permute(0, 3, 1, 2).float() / 255
         st = torch.from_numpy(np.stack([x[2] for x in chunk])).permute(0, 3, 1, 2).float() / 255
-        rev = reveal_tensor(net, st, precision=precision)
+        rev = reveal_tensor(net, st, key=key, precision=precision)
         cs, cp, ss, sp = ssim(c, st), psnr(c, st), ssim(sec, rev), psnr(sec, rev)
         for i in range(len(chunk)):
             n = len(rows)

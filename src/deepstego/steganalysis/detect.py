@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import limits
 from ..data.dataset import IMAGE_SUFFIXES, list_images
 from ..data.evalset import eval_photos
 from ..errors import DeepStegoError
@@ -29,17 +30,14 @@ MAX_SIDE = 1024  # learned detectors look at the centre of larger images
 
 
 def expand(paths: list[str | Path]) -> list[Path]:
+    """Files to score: each file given, and the images inside each folder given. A missing path, or a folder
+    with no images, stays in the list, so that scoring reports it as an error row."""
     files: list[Path] = []
     for p in map(Path, paths):
+        found = []
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."))
-            if not found:
-                raise DeepStegoError(f"{p}: no images in this folder")
-            files += found
-        elif p.exists():
-            files.append(p)
-        else:
-            raise DeepStegoError(f"{p}: no such file or folder")
+        files += found or [p]
     return files
 
 
@@ -81,12 +79,13 @@ def learned_scores(detector, images: torch.Tensor, references: torch.Tensor | No
 
 def score_files(files: list[Path], method: str, detector_path: str | None = None, reference: str | None = None,
                 threshold: float | None = None) -> tuple[list[dict], float]:
-    """One row per file: ``file``, the sub-test columns, ``score`` and ``verdict``; and the threshold used."""
+    """One row per file: ``file``, the sub-test columns, ``score`` and ``verdict``; and the threshold used. A file
+    that cannot be scored gets a row with its ``error`` instead (verdict ``error``), and the others go on."""
     if method == "classical":
         threshold = THRESHOLDS["classical"] if threshold is None else threshold
-        rows = []
-        for f in files:
-            rows.append({"file": str(f), **classical.analyse(load_8bit(f))})
+
+        def score(f: Path) -> dict:
+            return classical.analyse(load_8bit(f))
     else:
         if not detector_path:
             raise DeepStegoError(f"--method {method} needs --detector (train one with 'deepstego detect train')")
@@ -97,31 +96,63 @@ def score_files(files: list[Path], method: str, detector_path: str | None = None
             if not reference:
                 raise DeepStegoError("the siamese detector needs --reference, a known-clean image from the same source")
             ref = _centre(to_tensor(load_rgb(reference, name="the reference", strict=False)))
-        rows = []
-        for f in files:
+
+        def score(f: Path) -> dict:
             x = _centre(to_tensor(load_rgb(f, name=str(f), strict=False)))
             p = float(learned_scores(det, x, ref)[0])  # the trunks end in a global mean: sizes may differ
-            rows.append({"file": str(f), f"{method}_probability": p, "score": p})
-    for r in rows:
-        r["verdict"] = "stego" if r["score"] >= threshold else "clean"
+            return {f"{method}_probability": p, "score": p}
+    rows = []
+    for f in files:
+        try:
+            if f.is_dir():
+                raise DeepStegoError(f"{f}: no images in this folder")
+            if not f.exists():
+                raise DeepStegoError(f"{f}: no such file or folder")
+            row = {"file": str(f), **score(f)}
+            row["verdict"] = "stego" if row["score"] >= threshold else "clean"
+        except DeepStegoError as exc:
+            row = {"file": str(f), "verdict": "error", "error": str(exc)}
+        rows.append(row)
     return rows, threshold
+
+
+def _columns(rows: list[dict]) -> list[str]:
+    """Every column of the rows in first-seen order, ``verdict`` and ``error`` last."""
+    cols = list(dict.fromkeys(k for r in rows for k in r if k not in ("verdict", "error")))
+    return cols + ["verdict"] + (["error"] if any("error" in r for r in rows) else [])
+
+
+def _cell(v) -> str:
+    return f"{v:.6f}" if isinstance(v, float) else str(v)
 
 
 def write_csv(rows: list[dict], path: str | Path) -> Path:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer = csv.DictWriter(buf, fieldnames=_columns(rows), restval="")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: f"{v:.6f}" if isinstance(v, float) else v for k, v in r.items()})
+        writer.writerow({k: _cell(v) for k, v in r.items()})
     return atomic_write(path, lambda tmp: tmp.write_text(buf.getvalue()))
+
+
+def format_table(rows: list[dict]) -> str:
+    """The rows as an aligned text table (file, score, verdict; an error row says why)."""
+    name = max(len("file"), *(len(r["file"]) for r in rows))
+    lines = [f"{'file':<{name}}  {'score':>8}  verdict"]
+    for r in rows:
+        score = f"{r['score']:8.4f}" if "score" in r else f"{'-':>8}"
+        lines.append(f"{r['file']:<{name}}  {score}  {r['verdict']}" + (f" ({r['error']})" if "error" in r else ""))
+    return "\n".join(lines)
 
 
 def train_detector(method: str, hider: str, data: str | Path, pairs: int, out: str | Path, *, size: int = 128,
                    epochs: int = 10, batch: int = 32, lr: float = 1e-3, max_minutes: float | None = None,
                    seed: int = 0, overwrite: bool = False, progress: bool = True) -> Path:
     """Generate ``pairs`` clean and ``pairs`` stego examples from the photos in ``data``, train, save."""
-    if pairs < 1 or epochs < 1 or not 1 <= batch <= 2 * pairs or size < MIN_SIDE:
-        raise DeepStegoError(f"need --pairs >= 1, --epochs >= 1, 1 <= --batch <= 2 x pairs and --size >= {MIN_SIDE}")
+    pairs = limits.count("--pairs", pairs, 1, limits.MAX_STEPS)
+    limits.count("--epochs", epochs, 1, limits.MAX_STEPS)
+    limits.count("--batch", batch, 1, min(2 * pairs, limits.MAX_TRAIN_BATCH))
+    limits.count("--size", size, MIN_SIDE, limits.MAX_TRAIN_SIZE)
     for p in sidecar(out):  # fail before the work, not after it
         check_output(p, overwrite=overwrite)
     torch.manual_seed(seed)
@@ -181,7 +212,8 @@ def evaluate_detector(method: str | None, hider: str | None, *, detector_path: s
         size = size or det.meta["recipe"]["size"]
     if not hider:
         raise DeepStegoError("say which hider made the stego examples: --hider")
-    size = size or 128
+    size = limits.count("--size", size or 128, MIN_SIDE, limits.MAX_TRAIN_SIZE)
+    pairs = limits.count("--pairs", pairs, 1, limits.MAX_STEPS)
     paths = list_images(images) if images else eval_photos()
     x, refs, labels = labelled_examples(hider, paths, pairs, size, seed, augment=False)
     if det is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import limits
 from ..errors import DeepStegoError, missing_extra
 
 DEFAULT_SPACE = {
@@ -70,6 +71,8 @@ def run_sweep(data: str, *, trials: int, out: str | Path = "runs/sweep", storage
     ``grid``: every combination of the space's listed values, once each, with no pruning (so that every cell of a
     controlled comparison has its final loss); otherwise TPE sampling with median pruning.
     """
+    limits.count("--trials", trials, 1, limits.MAX_STEPS)
+    limits.count("--steps-per-epoch", steps_per_epoch, 1, limits.MAX_STEPS)
     optuna = _optuna()
     from ..train import LossConfig, TrainConfig, Trainer
 

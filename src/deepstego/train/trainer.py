@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .. import limits
 from ..data import PairSampler, PhotoBank, fixed_pairs, list_images, split_by_photo
 from ..data.corpus import manifest_hash
 from ..errors import DeepStegoError, missing_extra
@@ -74,6 +75,10 @@ class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
         resolve_precision(cfg.precision)  # a bad value fails here, before the photos load
+        limits.count("--size", cfg.size, 16, limits.MAX_TRAIN_SIZE)
+        limits.count("--batch", cfg.batch, 1, limits.MAX_TRAIN_BATCH)
+        limits.count("--epochs", cfg.epochs, 1, limits.MAX_STEPS)
+        limits.count("--steps-per-epoch", cfg.steps_per_epoch, 1, limits.MAX_STEPS)
         keep_freed_memory()
         self.out = Path(cfg.out)
         folder = Path(cfg.data)
@@ -96,12 +101,22 @@ class Trainer:
             self.model = load_weights(cfg.init)
             if self.model.arch != cfg.arch:
                 raise DeepStegoError(f"--init weights are {self.model.arch}, not {cfg.arch}")
+            if cfg.arch_options:  # e.g. keyed=true: the same tensors under a changed config
+                state = self.model.state_dict()
+                self.model = create_model(cfg.arch, **{**self.model.config_dict(), **cfg.arch_options})
+                # modules the new options add (a keyed model's cover predictor) start as built: untrained
+                # modules that change nothing until they learn
+                missing, unexpected = self.model.load_state_dict(state, strict=False)
+                if unexpected or any(not k.startswith("reveal.predictor.") for k in missing):
+                    raise DeepStegoError(f"--init weights do not fit {cfg.arch} with {cfg.arch_options}")
         else:
             self.model = create_model(cfg.arch, **cfg.arch_options)
         if not self.model.trainable:
             raise DeepStegoError(f"{cfg.arch} has nothing to train")
         self.model = self.model.to(memory_format=torch.channels_last).train()
         self.teacher = None
+        if cfg.teacher and self.model.keyed:
+            raise DeepStegoError("a keyed model cannot be distilled from a teacher's stego (its code differs per key)")
         if cfg.teacher:  # a shipped name or a weights file; load_model gives it channels_last and in eval mode
             from ..core import load_model
 

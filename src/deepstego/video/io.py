@@ -4,7 +4,6 @@ lossless or lossy outputs atomically."""
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -14,6 +13,7 @@ import av
 import numpy as np
 
 from ..errors import DeepStegoError
+from ..images import temp_beside
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
 
@@ -162,9 +162,7 @@ class VideoWriter:
         if self.path.suffix.lower() not in spec.suffixes:
             raise DeepStegoError(f"{self.path}: {codec} is written to {' or '.join(spec.suffixes)} files")
         self.spec = spec
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.path.suffix, dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = temp_beside(self.path)
         self.even = spec.pix_fmt == "yuv420p"
         if self.even:  # 4:2:0 chroma needs even sizes; pad by one edge pixel
             width, height = width + width % 2, height + height % 2

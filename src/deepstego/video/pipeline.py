@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..core import hide_tensor, load_model, reveal_tensor
+from .. import limits
+from ..core import hide_tensor, load_model, model_key, reveal_tensor
 from ..errors import DeepStegoError
 from ..images import check_output, fit_letterbox, unletterbox
 from .io import CODECS, VideoInfo, VideoWriter, _open, _reason, decode, probe, upright
@@ -92,20 +93,23 @@ def _frames_of(t: torch.Tensor) -> np.ndarray:
     return t.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def hide_video(cover, secret, output, *, model=None, codec: str = "ffv1", lossy: bool = False, batch: int = 4,
-               trim: bool = False, embed_meta: bool = False, overwrite: bool = False, progress: bool = True,
-               precision: str = "auto") -> VideoResult:
+def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv1", lossy: bool = False,
+               batch: int = 4, trim: bool = False, embed_meta: bool = False, overwrite: bool = False,
+               progress: bool = True, precision: str = "auto") -> VideoResult:
     """Hide every frame of ``secret`` in the matching frame of ``cover`` and write ``output``.
 
     ``codec`` is ``ffv1`` (default), ``x264rgb`` or ``png`` — all bit-exact — or ``h264`` (lossy, only with
     ``lossy=True``: the secret degrades). ``embed_meta`` stores the secret's size, rate and length in the file's
-    metadata so reveal can restore them — convenient, but a give-away to anyone who reads the metadata.
+    metadata so reveal can restore them — convenient, but a give-away to anyone who reads the metadata. ``key``:
+    as for :func:`deepstego.hide` (every frame is mixed under the same key).
     """
     if codec not in CODECS:
         raise DeepStegoError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
     if not CODECS[codec].lossless and not lossy:
         raise DeepStegoError(f"{codec} is lossy and destroys most of the hidden video; pass --lossy to use it anyway")
+    batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
     net = load_model(model)
+    key = model_key(net, key)
     ci, si = probe(cover), probe(secret)
     out = check_output(output, overwrite=overwrite, inputs=(cover, secret))
     tolerance = 0.5 / float(ci.rate)
@@ -124,8 +128,8 @@ def hide_video(cover, secret, output, *, model=None, codec: str = "ffv1", lossy:
         vs = src.streams.video[0]
         vs.thread_type = "AUTO"
         audio = src.streams.audio[0] if src.streams.audio else None
-        writer = VideoWriter(out, codec, ci.width, ci.height, ci.rate, audio_from=audio, metadata=meta)
-        with writer, tqdm(total=ci.frames, unit="frame", desc="hiding", disable=not progress, file=sys.stderr) as bar:
+        with VideoWriter(out, codec, ci.width, ci.height, ci.rate, audio_from=audio, metadata=meta) as writer, \
+                tqdm(total=ci.frames, unit="frame", desc="hiding", disable=not progress, file=sys.stderr) as bar:
             pending: list[tuple[float, np.ndarray, np.ndarray | None]] = []
             t0 = None
 
@@ -137,7 +141,7 @@ def hide_video(cover, secret, output, *, model=None, codec: str = "ffv1", lossy:
                 if with_secret:
                     c = _stack([p[1] for p in with_secret])
                     s = _stack([p[2] for p in with_secret])
-                    stegos = iter(_frames_of(hide_tensor(net, c, s, precision=precision)))
+                    stegos = iter(_frames_of(hide_tensor(net, c, s, key=key, precision=precision)))
                 timings["network"] += time.perf_counter() - tick
                 tick = time.perf_counter()
                 for t, rgb, sec in pending:
@@ -175,13 +179,17 @@ def hide_video(cover, secret, output, *, model=None, codec: str = "ffv1", lossy:
     return VideoResult(out, written, hidden, time.perf_counter() - start, dict(timings))
 
 
-def reveal_video(stego, output, *, model=None, lossless: bool = False, size: tuple[int, int] | None = None,
-                 batch: int = 4, overwrite: bool = False, progress: bool = True, precision: str = "auto",
-                 warn=None) -> VideoResult:
+def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
+                 size: tuple[int, int] | None = None, batch: int = 4, overwrite: bool = False, progress: bool = True,
+                 precision: str = "auto", warn=None) -> VideoResult:
     """Recover the hidden video from ``stego`` into ``output`` (H.264 MP4 by default, FFV1 MKV with
     ``lossless``). ``size=(w, h)`` restores the secret's original size; metadata embedded at hiding time, if
     any, supplies the size and the length."""
+    batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
+    if size is not None:
+        size = limits.picture("the revealed size", *size)
     net = load_model(model)
+    key = model_key(net, key)
     info = probe(stego)
     out = check_output(output, overwrite=overwrite, inputs=(stego,))
     warn = warn or (lambda msg: print(f"deepstego: warning: {msg}", file=sys.stderr))
@@ -215,7 +223,7 @@ def reveal_video(stego, output, *, model=None, lossless: bool = False, size: tup
             if not chunk:
                 break
             tick = time.perf_counter()
-            revealed = _frames_of(reveal_tensor(net, _stack([c[1] for c in chunk]), precision=precision))
+            revealed = _frames_of(reveal_tensor(net, _stack([c[1] for c in chunk]), key=key, precision=precision))
             timings["network"] += time.perf_counter() - tick
             tick = time.perf_counter()
             for (t, _), rgb in zip(chunk, revealed):
@@ -233,6 +241,8 @@ def _read_meta(info: VideoInfo) -> dict | None:
         return None
     try:
         meta = json.loads(raw)
-        return {"width": int(meta["width"]), "height": int(meta["height"]), "frames": int(meta["frames"])}
-    except (ValueError, KeyError, TypeError):
+        width, height = limits.picture("the size in the stego's metadata", int(meta["width"]), int(meta["height"]))
+        frames = limits.count("the length in the stego's metadata", int(meta["frames"]), 1, limits.MAX_VIDEO_FRAMES)
+    except (ValueError, KeyError, TypeError, DeepStegoError):  # not ours, or not believable: ignored
         return None
+    return {"width": width, "height": height, "frames": frames}

@@ -1,0 +1,153 @@
+"""Keys: a passphrase or key file turned once into key material, and the key-seeded mixing a keyed model applies
+to its hidden sub-bands.
+
+Key material is derived with scrypt (``hashlib.scrypt``, memory-hard) from the passphrase or the key file's bytes.
+Nothing of the key, and no salt or marker, is written into a stego file: the salt is a fixed project constant,
+which also means one precomputed dictionary serves against every deepstego user (a long passphrase or a key file
+from ``deepstego keygen`` is the defence). The derived material seeds a SHAKE-256 stream of signs, two per
+sub-band channel and carrier position, that define a per-position orthogonal map ``T = D2·M·D1`` (``M`` a fixed
+9×9 orthonormal DCT, ``D1``, ``D2`` the key's ±1 diagonals). A keyed hider writes ``T·b`` where a keyless one
+writes the code ``b``; the reveal network reads ``Tᵀ`` of the stego's sub-bands. With another key the reveal
+network sees the code through a random orthogonal map at every position: nothing it was trained to read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import DeepStegoError
+
+# scrypt cost: N = 2^17, r = 8 → 128 MiB of memory per guess; about 0.4 s a guess on this project's 2-core CPU
+# (tools/key_attacks.py measures it). Raising N doubles both; the values are part of the key format.
+SCRYPT_N = 2**17
+SCRYPT_R = 8
+SCRYPT_P = 1
+SCRYPT_MAXMEM = 256 << 20
+SALT = b"deepstego/key/v1"  # fixed: nothing may be stored in the stego, so there is no per-file salt
+KEY_BYTES = 32
+MAX_KEY_FILE = 1 << 20
+ENV_VAR = "DEEPSTEGO_KEY"
+BANDS = 9  # the dsnet carrier's high-pass sub-bands: 3 Haar bands × 3 colours
+
+
+class Key:
+    """Derived key material (never printed). Build with :meth:`from_passphrase`, :meth:`from_file` or
+    :func:`resolve_key`."""
+
+    __slots__ = ("_material",)
+
+    def __init__(self, material: bytes):
+        if len(material) != KEY_BYTES:
+            raise ValueError("key material must be 32 bytes")
+        self._material = material
+
+    @classmethod
+    def from_passphrase(cls, secret: str | bytes) -> Key:
+        data = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+        if not data:
+            raise DeepStegoError("the key is empty")
+        return cls(_derive(data))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> Key:
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+            if path.is_dir():
+                raise DeepStegoError(f"{path}: is a folder, not a key file")
+            if size > MAX_KEY_FILE:
+                raise DeepStegoError(f"{path}: key file is {size / 1e6:.1f} MB; the limit is 1 MB")
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise DeepStegoError(f"{path}: no such key file") from None
+        except OSError as exc:
+            raise DeepStegoError(f"{path}: cannot read the key file ({exc.strerror or exc})") from None
+        if not data.strip():
+            raise DeepStegoError(f"{path}: the key file is empty")
+        return cls(_derive(data))
+
+    def __repr__(self) -> str:
+        return "Key(…)"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Key) and secrets.compare_digest(self._material, other._material)
+
+    def __hash__(self) -> int:
+        return hash(self._material)
+
+    def signs(self, height: int, width: int) -> torch.Tensor:
+        """1×18×height×width float ±1: the two sign diagonals of :func:`mix` at every carrier position (a
+        function of the key and the carrier grid's size only)."""
+        return _signs(self._material, height, width).clone()
+
+
+@lru_cache(maxsize=8)
+def _derive(data: bytes) -> bytes:
+    return hashlib.scrypt(data, salt=SALT, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=SCRYPT_MAXMEM,
+                          dklen=KEY_BYTES)
+
+
+@lru_cache(maxsize=4)
+def _signs(material: bytes, height: int, width: int) -> torch.Tensor:
+    n = 2 * BANDS * height * width
+    stream = hashlib.shake_256(material + f"|signs|{height}x{width}".encode()).digest(math.ceil(n / 8))
+    bits = np.unpackbits(np.frombuffer(stream, np.uint8))[:n].reshape(1, 2 * BANDS, height, width)
+    return torch.from_numpy(bits.astype(np.float32) * 2 - 1)
+
+
+def random_signs(n: int, height: int, width: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """n×18×height×width random ±1 signs: a fresh random key per example, for training and for attackers."""
+    bits = torch.randint(0, 2, (n, 2 * BANDS, height, width), generator=generator)
+    return bits.float() * 2 - 1
+
+
+def resolve_key(key=None, key_file: str | os.PathLike | None = None, *, env: bool = True) -> Key | None:
+    """The key a command uses: ``key_file`` first, then ``key`` (a passphrase, raw bytes or a :class:`Key`), then
+    the ``DEEPSTEGO_KEY`` environment variable (when ``env``); None when none is given."""
+    if key_file is not None and key is not None:
+        raise DeepStegoError("give either a key or a key file, not both")
+    if key_file is not None:
+        return Key.from_file(key_file)
+    if isinstance(key, Key):
+        return key
+    if key is not None:
+        if not isinstance(key, (str, bytes, bytearray)):
+            raise DeepStegoError(f"a key is a passphrase (str), bytes or a deepstego Key, not {type(key).__name__}")
+        return Key.from_passphrase(key)
+    if env and ENV_VAR in os.environ:
+        return Key.from_passphrase(os.environ[ENV_VAR])
+    return None
+
+
+def new_key_text() -> str:
+    """A random 256-bit key as 64 hex digits, for a key file."""
+    return secrets.token_hex(KEY_BYTES)
+
+
+@lru_cache(maxsize=1)
+def _mixing_matrix() -> torch.Tensor:
+    """The orthonormal DCT-II of size 9: every mixed channel draws on all nine sub-band channels."""
+    k = torch.arange(BANDS, dtype=torch.float64)
+    m = torch.cos(math.pi * (k[None, :] + 0.5) * k[:, None] / BANDS)
+    m[0] /= math.sqrt(2)
+    return (m * math.sqrt(2 / BANDS)).float()
+
+
+def mix(bands: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    """``T·b`` at every position: N×9×h×w sub-bands, N(or 1)×18×h×w signs → N×9×h×w (an orthogonal map)."""
+    m = _mixing_matrix().to(bands.device)
+    return signs[:, BANDS:] * torch.einsum("ij,njhw->nihw", m, signs[:, :BANDS] * bands)
+
+
+def unmix(bands: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    """``Tᵀ·a``, the inverse of :func:`mix` with the same signs."""
+    m = _mixing_matrix().to(bands.device)
+    return signs[:, :BANDS] * torch.einsum("ji,njhw->nihw", m, signs[:, BANDS:] * bands)

@@ -1,0 +1,42 @@
+"""Bounds on every size, count and duration a user can ask for, checked before any work starts.
+
+Without them a typo (``--size 100000x100000``, ``--batch 100000``) allocates until the kernel kills the process
+with no message. Each bound is far above what the two-core CPU this project targets would finish in reasonable
+time, and low enough that the request fits in its memory; a request over a bound gets the same one-line error as
+the 64-megapixel image guard.
+"""
+
+from __future__ import annotations
+
+import operator
+
+from .errors import DeepStegoError
+
+MAX_PIXELS = 64_000_000  # images, revealed sizes and video frames
+MAX_SIDE = 32_768
+MAX_BATCH = 64  # video frames per network call (a 720p frame's activations are about 30 MB each)
+MAX_REFINE_STEPS = 1000
+MAX_TRAIN_SIZE = 1024  # training and detector crops, evaluation crops
+MAX_TRAIN_BATCH = 1024
+MAX_STEPS = 10_000_000  # epochs, steps per epoch, detector pairs, sweep trials
+MAX_VIDEO_FRAMES = 1_000_000  # frames a video's metadata may claim
+
+
+def count(name: str, value, low: int, high: int) -> int:
+    """``value`` as a whole number in low..high, or a one-line error naming ``name``."""
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise DeepStegoError(f"{name} must be a whole number, got {value!r}") from None
+    if not low <= value <= high:
+        raise DeepStegoError(f"{name} must be {low} or more and at most {high:,}, got {value:,}")
+    return value
+
+
+def picture(name: str, width, height) -> tuple[int, int]:
+    """A width×height the program will allocate: positive sides, at most MAX_SIDE each and MAX_PIXELS in all."""
+    width, height = count(f"{name} width", width, 1, 2**62), count(f"{name} height", height, 1, 2**62)
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise DeepStegoError(f"{name} {width}×{height} is too large; the limit is {MAX_PIXELS // 1_000_000} "
+                             f"megapixels and {MAX_SIDE:,} px a side")
+    return width, height
