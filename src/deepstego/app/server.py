@@ -120,22 +120,31 @@ def _refine_steps(refine, model, cover: np.ndarray, limits: Limits) -> tuple[int
     return steps, (f"  \n{steps} refinement steps." if steps else "")
 
 
-def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Limits, refine: int | None = None):
+def _key(text: str | None):
+    """The page's key field: empty means no key. Derived here, so a bad key fails before the work."""
+    from ..keys import Key
+
+    return Key.from_passphrase(text) if text else None
+
+
+def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Limits, refine: int | None = None,
+                key: str | None = None):
     cover_p, secret_p = _upload_path(cover_file, "a cover image"), _upload_path(secret_file, "a secret image")
     for p, what in ((cover_p, "cover"), (secret_p, "secret")):
         _check_size(p, limits, what)
     with work.request_dir() as d:
         try:
             model = load_model(model_name or None)
+            k = _key(key)
             cover = load_rgb(cover_p, name="the cover", strict=True)
             fitted = fit_letterbox(load_rgb(secret_p, name="the secret", strict=False), cover.shape[1],
                                    cover.shape[0])
             steps, note = _refine_steps(refine, model, cover, limits)
-            stego = hide(cover, fitted, model=model, refine=steps)
+            stego = hide(cover, fitted, model=model, key=k, refine=steps)
             out = d / "stego.png"
             save_png(stego, out)
             stego_back = np.asarray(Image.open(out).convert("RGB"))  # reveal what the download holds
-            revealed = reveal(stego_back, model=model)
+            revealed = reveal(stego_back, model=model, key=k)
         except DeepStegoError as exc:
             raise _fail(exc) from None
         cm, sm = image_metrics(cover, stego_back), image_metrics(fitted, revealed)
@@ -147,7 +156,7 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
                _noise_graph(fitted, revealed, "secret vs revealed"), strip)
 
 
-def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Limits):
+def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Limits, key: str | None = None):
     from ..report.video import frame_report
     from ..video import hide_video, reveal_video
     from ..video.io import VideoWriter, decode
@@ -161,9 +170,10 @@ def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Li
                 if info.duration > limits.max_video_seconds or info.frames > limits.max_video_frames:
                     raise gr.Error(f"The {what} lasts {info.duration:.1f} s; the limit is "
                                    f"{limits.max_video_seconds:g} s.", print_exception=False)
-            stego = hide_video(cover_p, secret_p, d / "stego.mkv", model=model_name or None, trim=True)
-            revealed = reveal_video(stego.path, d / "revealed.mp4", model=model_name or None)
-            summary = frame_report(cover_p, secret_p, stego.path, d / "report", model=model_name or None)
+            k = _key(key)
+            stego = hide_video(cover_p, secret_p, d / "stego.mkv", model=model_name or None, key=k, trim=True)
+            revealed = reveal_video(stego.path, d / "revealed.mp4", model=model_name or None, key=k)
+            summary = frame_report(cover_p, secret_p, stego.path, d / "report", model=model_name or None, key=k)
             # a browser-playable preview of the stego (H.264 is lossy: the download is the lossless MKV)
             info = probe(stego.path)
             preview = VideoWriter(d / "stego_preview.mp4", "h264", info.width, info.height, info.rate)
@@ -180,18 +190,19 @@ def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Li
                str(d / "report" / "cover_ssim.png"), str(d / "report" / "secret_ssim.png"))
 
 
-def reveal_file(stego_file, model_name, work: Workspace, limits: Limits):
+def reveal_file(stego_file, model_name, work: Workspace, limits: Limits, key: str | None = None):
     from ..video import reveal_video
 
     path = _upload_path(stego_file, "a stego image or video")
     _check_size(path, limits, "stego file")
     with work.request_dir() as d:
         try:
+            k = _key(key)
             if is_video_path(path):
-                out = reveal_video(path, d / "revealed.mp4", model=model_name or None)
+                out = reveal_video(path, d / "revealed.mp4", model=model_name or None, key=k)
                 yield gr.update(value=None, visible=False), gr.update(value=str(out.path), visible=True)
                 return
-            revealed = reveal(path, model=model_name or None)
+            revealed = reveal(path, model=model_name or None, key=k)
         except DeepStegoError as exc:
             raise _fail(exc) from None
         yield gr.update(value=np.asarray(revealed), visible=True), gr.update(value=None, visible=False)
@@ -208,6 +219,11 @@ def about_text() -> str:
                      f"training): {figures}")
     lines.append("- **lsb** / **lsb:3**: classical 4-bit / 3-bit LSB baseline, for comparison.")
     return "\n".join(lines)
+
+
+def _key_field(elem_id: str):
+    return gr.Textbox(label="Key (keyed models only; the same key reveals, nothing else does)", type="password",
+                      elem_id=elem_id, max_length=1024)
 
 
 def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
@@ -228,6 +244,7 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
             refine = gr.Slider(0, limits.max_refine_steps, value=REFINE_STEPS, step=10,
                                label="Refinement steps (networks only; more: better secret, slower; 0: network pass "
                                      "only)", elem_id="img-refine")
+            ikey = _key_field("img-key")
             go = gr.Button("Hide", variant="primary", elem_id="img-hide")
             with gr.Row():
                 stego_img = gr.Image(label="Stego", format="png", interactive=False, elem_id="img-stego")
@@ -240,15 +257,16 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
                 noise_s = gr.Image(label="Noise graph: secret", format="png", interactive=False)
             strip = gr.Image(label="cover · secret · stego · revealed · |cover diff|×10 · |secret diff|×10",
                              format="png", interactive=False)
-            def run_image(c, s, m, r):  # generators (see the module docstring): a lambda would hide that
-                yield from hide_images(c, s, m, work, limits, r)
+            def run_image(c, s, m, r, k):  # generators (see the module docstring): a lambda would hide that
+                yield from hide_images(c, s, m, work, limits, r, k)
 
-            go.click(run_image, [cover, secret, model, refine],
+            go.click(run_image, [cover, secret, model, refine, ikey],
                      [stego_img, stego_png, revealed_img, figures, noise_c, noise_s, strip], api_name="hide_image")
         with gr.Tab("Video", id="video"):
             with gr.Row():
                 vcover = gr.File(label="Cover video", file_types=["video"], elem_id="vid-cover")
                 vsecret = gr.File(label="Secret video", file_types=["video"], elem_id="vid-secret")
+            vkey = _key_field("vid-key")
             vgo = gr.Button("Hide video", variant="primary", elem_id="vid-hide")
             vstego = gr.File(label="Stego video (lossless MKV, download)", interactive=False, elem_id="vid-stego")
             with gr.Row():
@@ -259,20 +277,21 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
                 vchart_c = gr.Image(label="Cover SSIM per frame", interactive=False)
                 vchart_s = gr.Image(label="Secret SSIM per frame", interactive=False)
 
-            def run_video(c, s, m, progress=gr.Progress(track_tqdm=True)):
-                yield from hide_videos(c, s, m, work, limits)
+            def run_video(c, s, m, k, progress=gr.Progress(track_tqdm=True)):
+                yield from hide_videos(c, s, m, work, limits, k)
 
-            vgo.click(run_video, [vcover, vsecret, model], [vstego, vpreview, vrevealed, vtext, vchart_c, vchart_s],
+            vgo.click(run_video, [vcover, vsecret, model, vkey], [vstego, vpreview, vrevealed, vtext, vchart_c, vchart_s],
                       api_name="hide_video")
         with gr.Tab("Reveal", id="reveal"):
             rfile = gr.File(label="Stego image (PNG) or video", elem_id="rev-file")
+            rkey = _key_field("rev-key")
             rgo = gr.Button("Reveal", variant="primary", elem_id="rev-go")
             rimg = gr.Image(label="Revealed secret", format="png", interactive=False, elem_id="rev-image")
             rvid = gr.Video(label="Revealed secret video", interactive=False, visible=False, elem_id="rev-video")
-            def run_reveal(f, m):
-                yield from reveal_file(f, m, work, limits)
+            def run_reveal(f, m, k):
+                yield from reveal_file(f, m, work, limits, k)
 
-            rgo.click(run_reveal, [rfile, model], [rimg, rvid], api_name="reveal")
+            rgo.click(run_reveal, [rfile, model, rkey], [rimg, rvid], api_name="reveal")
         with gr.Accordion("About", open=False):
             gr.Markdown(about_text())
     # two cores: one job at a time uses both; others wait in the queue

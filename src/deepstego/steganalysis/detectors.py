@@ -141,8 +141,14 @@ class RevealDetector(Detector):
     def frozen(self, x: torch.Tensor) -> torch.Tensor:
         m = self.hider.multiple
         h, w = x.shape[2] // m * m, x.shape[3] // m * m
-        revealed = self.hider.decode(x[:, :, :h, :w]).float().clamp(0, 1)
-        return torch.cat([revealed, x[:, :, :h, :w]], 1)
+        x = x[:, :, :h, :w]
+        key = ()
+        if self.hider.keyed:  # the analyst does not know the key: the reveal under a key of their own
+            from ..keys import Key
+
+            key = (Key.for_seed(0).signs(*self.hider.key_grid(h, w)),)
+        revealed = self.hider.decode(x, *key).float().clamp(0, 1)
+        return torch.cat([revealed, x], 1)
 
     def classify(self, z: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
         y = self.head(z - 0.5)

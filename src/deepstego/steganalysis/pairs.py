@@ -57,9 +57,14 @@ def make_stego(hider: str, covers: torch.Tensor, secrets: torch.Tensor, seed: in
         return torch.from_numpy(lsb_embed(u8, rate, seed)).float() / 255
     from ..core import hide_tensor, load_model
 
+    from ..keys import Key
+
     name, steps = hider_model(hider)
     model = load_model(name)
-    out = [hide_tensor(model, c, s, refine=steps) for c, s in zip(covers.split(16), secrets.split(16))]
+    # a keyed hider's stego under many keys, as many users would make it (the detector never learns one key)
+    key = (lambda i: Key.for_seed(seed * 100_000 + i)) if model.keyed else (lambda i: None)
+    out = [hide_tensor(model, c, s, key=key(i), refine=steps)
+           for i, (c, s) in enumerate(zip(covers.split(16), secrets.split(16)))]
     return torch.cat(out).clone()  # a normal tensor, usable in training outside inference mode
 
 

