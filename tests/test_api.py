@@ -23,16 +23,17 @@ def _floor(name: str) -> float:
 @pytest.mark.parametrize("name", model_names())
 def test_api_round_trip_kinds(name, photos, tmp_path):
     cover, secret = square(photos[0], 200), square(photos[4], 200)
+    key = "api test key" if deepstego.load_model(name).keyed else None  # (tests/test_keys.py: keys themselves)
     # ndarray in → ndarray out (the network pass: the default refinement has its own test below)
-    stego = deepstego.hide(cover, secret, model=name, refine=0)
+    stego = deepstego.hide(cover, secret, model=name, key=key, refine=0)
     assert isinstance(stego, np.ndarray) and stego.shape == cover.shape and stego.dtype == np.uint8
     # PIL in → PIL out, through a real file
     Image.fromarray(stego).save(tmp_path / "stego.png")
-    revealed = deepstego.reveal(Image.open(tmp_path / "stego.png"), model=name)
+    revealed = deepstego.reveal(Image.open(tmp_path / "stego.png"), model=name, key=key)
     assert isinstance(revealed, Image.Image)
     assert image_metrics(secret, np.asarray(revealed))["ssim"] > _floor(name)
     # path in → PIL out
-    assert isinstance(deepstego.reveal(tmp_path / "stego.png", model=name), Image.Image)
+    assert isinstance(deepstego.reveal(tmp_path / "stego.png", model=name, key=key), Image.Image)
 
 
 def test_default_model_is_loaded_without_arguments():

@@ -170,8 +170,9 @@ def main(argv=None) -> None:
         log(f"(c) attacker after {r['minutes']} min ({r['steps']} steps, {r['params']} parameters against the "
             f"model's {r['model_reveal_params']}): own − others {r['excess']:+.4f}, found {r['found']}/{PAIRS}, "
             f"SSIM to own {r['own']:.4f}")
-        grid = comparison_grid(C[:8], S[:8], ST[:8], got[:8])
-        atomic_write(ROOT / "docs" / "key_attacker_grid.png", lambda tmp: Image.fromarray(grid).save(tmp, "PNG"))
+        grid = Image.fromarray(comparison_grid(C[:8], S[:8], ST[:8], got[:8]))
+        grid = grid.resize((grid.width // 2, grid.height // 2), Image.Resampling.LANCZOS)  # a page's width
+        atomic_write(ROOT / "docs" / "key_attacker_grid.png", lambda tmp: grid.save(tmp, "PNG"))
     out = Path(a.out)
     atomic_write(out.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(res, indent=1) + "\n"))
     atomic_write(out.with_suffix(".txt"), lambda tmp: tmp.write_text("\n".join(lines) + "\n"))

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "src" / "deepstego" / "weights"
 RESULTS = ROOT / "results"
 # NAME-network: the same model without refinement (deepstego eval --refine 0)
-COMPARE = ["{name}-network", "dsnet-v1", "dsnet-v1-fp32", "lsb-4", "lsb-3", "baluja-10min-refined", "baluja-10min",
+COMPARE = ["{name}-network", "dsnet-v2", "dsnet-v2-network", "dsnet-v1", "dsnet-v1-fp32", "lsb-4", "lsb-3", "baluja-10min-refined", "baluja-10min",
            "dsnet-v1-10min"]
 
 
@@ -104,7 +104,8 @@ def main(name: str, results: str | None = None) -> None:
              f"{trained['steps']} steps, {trained['pairs']} pairs."
              + (f" Machine: {meta['machine']['cpu']}, {meta['machine']['threads']} threads, native bf16 "
                 f"{'yes' if meta['machine']['native_bf16'] else 'no'}." if meta.get("machine") else ""),
-             *([_start(recipe)] if recipe.get("init") else []),
+             *([_start(recipe)] if recipe.get("init") and not meta.get("lineage") else []),
+             *[f"- {step}" for step in meta.get("lineage", [])],
              f"- Weights sha256 `{meta['sha256']}`.",
              f"- Command: `{train_command(recipe)}`", "",
              "## Measured (evaluation photos, 256×256 centre crops, revealed from saved 8-bit PNGs)", "",
@@ -115,7 +116,7 @@ def main(name: str, results: str | None = None) -> None:
              "| model | refinement steps | cover SSIM | cover PSNR dB | secret SSIM | secret PSNR dB |",
              "|---|---|---|---|---|---|",
              _row(name if results == name else f"{name} ({results})", own)]
-    for other in (c.format(name=name) for c in COMPARE):
+    for other in dict.fromkeys(c.format(name=name) for c in COMPARE):
         res = _load(other) if other != results else None
         if res is not None:
             lines.append(_row(other, res))

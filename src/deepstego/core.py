@@ -56,26 +56,26 @@ def load_model(name_or_path: str | os.PathLike | StegoModel | None = None) -> St
     keep_freed_memory()
     if isinstance(name_or_path, StegoModel):
         return name_or_path.eval()
-    key = str(name_or_path or DEFAULT_MODEL)
-    if key in _cache:
-        return _cache[key]
+    name = str(name_or_path or DEFAULT_MODEL)
+    if name in _cache:
+        return _cache[name]
     shipped = shipped_weights()
-    arch, _, opt = key.partition(":")
-    if key in shipped:
-        model = load_weights(shipped[key])
+    arch, _, opt = name.partition(":")
+    if name in shipped:
+        model = load_weights(shipped[name])
     elif arch in list_models() and not model_entry(arch).builder.trainable:
-        model = create_model(arch, **({"bits": _int(opt, key)} if opt else {})).eval()
+        model = create_model(arch, **({"bits": _int(opt, name)} if opt else {})).eval()
     elif arch in list_models():
-        raise DeepStegoError(f"{key} is an architecture without shipped weights; train one (deepstego train "
+        raise DeepStegoError(f"{name} is an architecture without shipped weights; train one (deepstego train "
                              f"--arch {arch}) and pass its .safetensors file")
-    elif Path(key).suffix in (".safetensors", ".json") or os.sep in key or Path(key).exists():
-        model = load_weights(key)
+    elif Path(name).suffix in (".safetensors", ".json") or os.sep in name or Path(name).exists():
+        model = load_weights(name)
     else:
-        raise DeepStegoError(f"unknown model {key!r}; choose from {', '.join(model_names())} or give a weights file")
+        raise DeepStegoError(f"unknown model {name!r}; choose from {', '.join(model_names())} or give a weights file")
     # oneDNN runs channels_last convolutions much faster on this CPU when the weights are channels_last too
     # (tools/frame_speed.py); inputs are made channels_last in hide_tensor/reveal_tensor
     model = model.to(memory_format=torch.channels_last)
-    _cache[key] = model
+    _cache[name] = model
     return model
 
 
