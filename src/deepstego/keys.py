@@ -25,7 +25,7 @@ import torch
 
 from .errors import DeepStegoError
 
-# scrypt cost: N = 2^17, r = 8 → 128 MiB of memory per guess; about 0.4 s a guess on this project's 2-core CPU
+# scrypt cost: N = 2^17, r = 8 → 128 MiB of memory per guess; about 0.3 s a guess on this project’s 2-core CPU
 # (tools/key_attacks.py measures it). Raising N doubles both; the values are part of the key format.
 SCRYPT_N = 2**17
 SCRYPT_R = 8
