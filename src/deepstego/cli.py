@@ -151,10 +151,7 @@ def _hide_video(a) -> int:
     print(f"stego video written to {res.path}: {res.frames} frames ({res.hidden} carry the secret), "
           f"{res.fps:.2f} frames/s")
     if not a.embed_meta:
-        from .video import probe
-
-        ci, si = probe(a.cover), probe(a.secret)
-        _fit_note((si.width, si.height), (ci.width, ci.height))
+        _fit_note(res.secret_size, res.frame_size)
     if a.report:
         from .report.video import frame_report
 

@@ -36,6 +36,8 @@ class VideoResult:
     hidden: int  # frames that carry a secret frame
     seconds: float
     timings: dict = field(default_factory=dict)  # seconds spent in decode / network / encode
+    secret_size: tuple[int, int] | None = None  # hiding: the secret's (width, height), before it was fitted
+    frame_size: tuple[int, int] | None = None  # hiding: the cover's (width, height)
 
     @property
     def fps(self) -> float:
@@ -176,7 +178,8 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
     if hidden == 0:
         out.unlink(missing_ok=True)
         raise DeepStegoError(f"{secret}: no secret frame fell inside the cover's timeline")
-    return VideoResult(out, written, hidden, time.perf_counter() - start, dict(timings))
+    return VideoResult(out, written, hidden, time.perf_counter() - start, dict(timings),
+                       secret_size=(si.width, si.height), frame_size=(ci.width, ci.height))
 
 
 def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
