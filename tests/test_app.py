@@ -138,11 +138,11 @@ def test_keyed_model_through_the_app(server, small_pair):
 
     client = Client(server, verbose=False)
     cover, secret = small_pair
-    res = client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-k1", 0, "app key",
+    res = client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-k2", 0, "app key",
                          api_name="/hide_image")
     fitted = np.asarray(Image.open(secret).convert("RGB"))
     def reveal(key: str) -> str:  # the Reveal tab answers with updates of its image and video outputs
-        image = client.predict(handle_file(res[1]), "dsnet-k1", key, api_name="/reveal")[0]
+        image = client.predict(handle_file(res[1]), "dsnet-k2", key, api_name="/reveal")[0]
         return image["value"] if isinstance(image, dict) else image
 
     right, wrong = reveal("app key"), reveal("not the key")
@@ -150,7 +150,7 @@ def test_keyed_model_through_the_app(server, small_pair):
     bad = image_metrics(fitted, np.asarray(Image.open(wrong).convert("RGB")))["ssim"]
     assert ok > 0.8 and bad < ok - 0.4, (ok, bad)
     with pytest.raises(Exception, match="keyed model"):
-        client.predict(handle_file(res[1]), "dsnet-k1", "", api_name="/reveal")
+        client.predict(handle_file(res[1]), "dsnet-k2", "", api_name="/reveal")
 
 
 @pytest.mark.browser

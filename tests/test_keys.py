@@ -18,7 +18,7 @@ from deepstego.metrics import leakage, ssim
 from .conftest import run_cli, skimage_photo, square
 from .test_errors import _assert_clean_failure
 
-KEYED = "dsnet-k1"
+KEYED = "dsnet-k2"
 
 
 def test_key_derivation_is_deterministic_and_private(tmp_path):

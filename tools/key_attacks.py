@@ -90,7 +90,7 @@ def train_attacker(model, data: str, minutes: float, log) -> torch.nn.Module:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("model", nargs="?", default="dsnet-k1")
+    p.add_argument("model", nargs="?", default="dsnet-k2")
     p.add_argument("--attacker-minutes", type=float, default=20.0)
     p.add_argument("--data", default=str(ROOT / "data" / "photos"), help="the attacker's training photos")
     p.add_argument("--out", default=str(ROOT / "results" / "key_attacks"))

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "src" / "deepstego" / "weights"
 RESULTS = ROOT / "results"
 # NAME-network: the same model without refinement (deepstego eval --refine 0)
-COMPARE = ["{name}-network", "dsnet-v2", "dsnet-v2-network", "dsnet-v1", "dsnet-v1-fp32", "lsb-4", "lsb-3", "baluja-10min-refined", "baluja-10min",
+COMPARE = ["{name}-network", "dsnet-k1", "dsnet-k1-network", "dsnet-v2", "dsnet-v2-network", "dsnet-v1",
+           "dsnet-v1-fp32", "lsb-4", "lsb-3", "baluja-10min-refined", "baluja-10min",
            "dsnet-v1-10min"]
 
 
@@ -52,6 +53,8 @@ def train_command(recipe: dict) -> str:
         args.append(f"--init {recipe['init']}")
     if recipe.get("teacher"):
         args.append(f"--teacher {recipe['teacher']} --teacher-weight {recipe['teacher_weight']:g}")
+    if recipe.get("adversary_weight"):
+        args.append(f"--adversary-weight {recipe['adversary_weight']:g}")
     loss = recipe["loss"]
     args += [f"--size {recipe['size']}", f"--batch {recipe['batch']}", f"--max-zoom {recipe.get('max_zoom', 2.0):g}",
              f"--lr {recipe['lr']:g}",

@@ -6,7 +6,8 @@ position: a hider trained for fidelity alone lets that energy follow the secret,
 by a keyless model, picks its own secret out of twenty three times as often as chance (``tools/key_attacks.py``).
 Both penalties are the excess similarity that the leakage figures measure (mean SSIM of each guess to its own
 secret minus to the batch's other secrets), hinged at zero: the hider is pushed only while something leaks. The
-adversary (a keyless dsnet reveal network) learns to read the secret from stego made under random keys.
+adversary (a keyless dsnet reveal network) learns to read the secret from stego made under random keys; the shipped
+keyless models' reveal networks (:func:`public_readers`) are the readers anyone already has, frozen as shipped.
 """
 
 from __future__ import annotations
@@ -69,3 +70,28 @@ def wrong_key_penalty(model, stego: torch.Tensor, secret: torch.Tensor, autocast
     with autocast():
         guess = model.decode(stego, wrong).float()
     return torch.relu(excess_similarity(guess.clamp(0, 1), secret))
+
+
+def public_readers() -> list:
+    """Every shipped keyless trained model, frozen: the readers an analyst already holds."""
+    from ..core import load_model
+    from ..models.weights import read_meta, shipped_weights
+
+    readers = []
+    for name, path in sorted(shipped_weights().items()):
+        if not read_meta(path)["config"].get("keyed"):
+            model = load_model(name)
+            for p in model.parameters():
+                p.requires_grad_(False)
+            readers.append(model)
+    return readers
+
+
+def public_penalty(readers: list, stego: torch.Tensor, secret: torch.Tensor, autocast) -> torch.Tensor:
+    """The hider's cost of what the shipped keyless models reveal from its stego (summed over them)."""
+    total = stego.new_zeros(())
+    for model in readers:
+        with autocast():
+            guess = model.decode(stego).float()
+        total = total + torch.relu(excess_similarity(guess.clamp(0, 1), secret))
+    return total

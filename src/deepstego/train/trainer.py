@@ -25,7 +25,7 @@ from ..models.weights import load_weights, save_weights
 from ..precision import autocast, keep_freed_memory, machine, resolve_precision
 from ..report import save_grid
 from . import dist
-from .adversary import Adversary, wrong_key_penalty
+from .adversary import Adversary, public_penalty, public_readers, wrong_key_penalty
 from .losses import LossConfig, stego_loss
 
 
@@ -128,6 +128,7 @@ class Trainer:
             if not self.model.keyed:
                 raise DeepStegoError("--adversary-weight trains against a key-agnostic reader: it needs a keyed model")
             self.adversary = Adversary()
+            self.public = public_readers()
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -340,7 +341,8 @@ class Trainer:
         if self.adversary is not None:
             self.adversary_l1.append(self.adversary.learn(out.stego, secret, self.autocast))
             penalty = (self.adversary.penalty(out.stego, secret, self.autocast)
-                       + wrong_key_penalty(self.model, out.stego, secret, self.autocast))
+                       + wrong_key_penalty(self.model, out.stego, secret, self.autocast)
+                       + public_penalty(self.public, out.stego, secret, self.autocast))
             self.adversary_penalty.append(float(penalty.detach()))
             loss = loss + cfg.adversary_weight * penalty
         self.opt.zero_grad(set_to_none=True)
