@@ -16,15 +16,21 @@ def test_bench_quick_covers_every_model(tmp_path):
     results = json.loads(out.read_text())
     from deepstego.models.weights import shipped_weights
 
-    assert [r["model"] for r in results] == list_models() + list(shipped_weights())
+    from deepstego.backend import openvino_installed
+
+    torch_rows = [r for r in results if r["backend"] == "torch"]
+    assert [r["model"] for r in torch_rows] == list_models() + list(shipped_weights())
+    if openvino_installed():  # every network once more on OpenVINO, the lsb baseline on PyTorch only
+        assert {r["model"] for r in results if r["backend"] == "openvino"} == \
+            {r["model"] for r in torch_rows if r["params"] > 0}
     for r in results:
         assert all(v > 0 for v in r["infer"].values())
         assert r["peak_rss_mb"] > 0
         assert r["speedup_vs_baluja"]["256x256 bf16"] > 0
-    fast = next(r for r in results if r["model"] == "dsnet")
+    fast = next(r for r in torch_rows if r["model"] == "dsnet")
     assert fast["train"]["128x128 bf16"] > 0
-    assert "| dsnet |" in proc.stdout and "| dsnet-v1 |" in proc.stdout
-    shipped = next(r for r in results if r["model"] == "dsnet-v1")
+    assert "| dsnet | torch |" in proc.stdout and "| dsnet-v1 | torch |" in proc.stdout
+    shipped = next(r for r in torch_rows if r["model"] == "dsnet-v1")
     assert shipped["params"] < fast["params"]  # width 48 against the architecture's default 64
 
 

@@ -22,8 +22,11 @@ SIZES = {"124x124 (batch 16)": (16, 124, 124), "512x512": (1, 512, 512), "1280x7
 QUICK_SIZES = {"124x124 (batch 16)": (16, 124, 124), "256x256": (1, 256, 256)}
 
 
-def _rate(fn, items: int, min_seconds: float, max_reps: int) -> float:
-    fn()  # warm-up: oneDNN picks its kernels on the first call
+def _rate(fn, items: int, min_seconds: float, max_reps: int, first: dict | None = None, label: str = "") -> float:
+    t0 = time.perf_counter()
+    fn()  # warm-up: oneDNN picks its kernels, OpenVINO compiles, on the first call
+    if first is not None:
+        first[label] = time.perf_counter() - t0
     reps, t0 = 0, time.perf_counter()
     while reps < max_reps and (reps == 0 or time.perf_counter() - t0 < min_seconds):
         fn()
@@ -31,8 +34,9 @@ def _rate(fn, items: int, min_seconds: float, max_reps: int) -> float:
     return items * reps / (time.perf_counter() - t0)
 
 
-def measure(name: str, quick: bool = False) -> dict:
-    """Measure one architecture in this process."""
+def measure(name: str, quick: bool = False, backend: str = "torch") -> dict:
+    """Measure one architecture in this process, its network passes run by ``backend`` (training always in
+    PyTorch, measured with the torch backend only)."""
     from .core import hide_tensor, reveal_tensor
     from .models import create_model
     from .train.losses import LossConfig, stego_loss
@@ -49,15 +53,16 @@ def measure(name: str, quick: bool = False) -> dict:
     from .keys import Key
 
     key = Key.for_seed(0) if model.keyed else None
-    res: dict = {"model": name, "params": sum(p.numel() for p in model.parameters()), "infer": {}, "train": {}}
+    res: dict = {"model": name, "backend": backend, "params": sum(p.numel() for p in model.parameters()),
+                 "infer": {}, "first_call_s": {}, "train": {}}
     for label, (n, h, w) in (QUICK_SIZES if quick else SIZES).items():
         c, s = torch.rand(n, 3, h, w), torch.rand(n, 3, h, w)
         for prec in ("bf16", "fp32"):
             def run():
-                stego = hide_tensor(model, c, s, key=key, precision=prec, tile=4096)
-                reveal_tensor(model, stego, key=key, precision=prec, tile=4096)
-            res["infer"][f"{label} {prec}"] = _rate(run, n, min_s, max_reps)
-    if model.trainable:
+                stego = hide_tensor(model, c, s, key=key, precision=prec, backend=backend, tile=4096)
+                reveal_tensor(model, stego, key=key, precision=prec, backend=backend, tile=4096)
+            res["infer"][f"{label} {prec}"] = _rate(run, n, min_s, max_reps, res["first_call_s"], f"{label} {prec}")
+    if model.trainable and backend == "torch":
         model.train()
         opt = torch.optim.AdamW(model.parameters(), 1e-4)
         c = torch.rand(16, 3, 128, 128).contiguous(memory_format=torch.channels_last)
@@ -76,16 +81,20 @@ def measure(name: str, quick: bool = False) -> dict:
 
 
 def run_all(quick: bool = False) -> list[dict]:
-    from .models import list_models
+    from .backend import openvino_installed
+    from .models import list_models, model_entry
     from .models.weights import shipped_weights
 
     out = []
-    # every architecture at its default size, then every shipped model at its own configuration
+    # every architecture at its default size, then every shipped model at its own configuration; networks on
+    # every installed backend
     for name in list_models() + list(shipped_weights()):
-        cmd = [sys.executable, "-m", "deepstego.bench", name] + (["--quick"] if quick else [])
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    ref = next((r for r in out if r["model"] == "baluja"), None)
+        network = name in shipped_weights() or model_entry(name).builder.trainable
+        for backend in ("torch", "openvino") if network and openvino_installed() else ("torch",):
+            cmd = [sys.executable, "-m", "deepstego.bench", name, "--backend", backend] + (["--quick"] if quick else [])
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    ref = next((r for r in out if r["model"] == "baluja" and r["backend"] == "torch"), None)
     for r in out:
         if ref:
             r["speedup_vs_baluja"] = {k: v / ref["infer"][k] for k, v in r["infer"].items()}
@@ -94,19 +103,20 @@ def run_all(quick: bool = False) -> list[dict]:
 
 def table(results: list[dict]) -> str:
     keys = list(results[0]["infer"])
-    head = "| model | params | " + " | ".join(f"{k} pairs/s" for k in keys) + \
+    ref = next((r for r in results if r["model"] == "baluja" and r.get("backend") == "torch"), None)
+    head = "| model | backend | params | " + " | ".join(f"{k} pairs/s" for k in keys) + \
         " | train 128px bf16 / fp32 pairs/s | peak RSS MB |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         cells = []
         for k in keys:
             cell = f"{r['infer'][k]:.2f}"
-            if "speedup_vs_baluja" in r and r["model"] != "baluja":
+            if "speedup_vs_baluja" in r and r is not ref:
                 cell += f" ({r['speedup_vs_baluja'][k]:.0f}×)"
             cells.append(cell)
         tr = r["train"]
         train = " / ".join(f"{v:.1f}" for v in tr.values()) if tr else "–"
-        lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} M | " + " | ".join(cells) +
+        lines.append(f"| {r['model']} | {r.get('backend', 'torch')} | {r['params'] / 1e6:.2f} M | " + " | ".join(cells) +
                      f" | {train} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines)
 
@@ -216,4 +226,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "--video":
         print(json.dumps(video_measure(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] or None)))
     else:
-        print(json.dumps(measure(sys.argv[1], quick="--quick" in sys.argv)))
+        backend = sys.argv[sys.argv.index("--backend") + 1] if "--backend" in sys.argv else "torch"
+        print(json.dumps(measure(sys.argv[1], quick="--quick" in sys.argv, backend=backend)))

@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+from .backend import BACKENDS
 from .errors import DeepStegoError
 from .precision import PRECISIONS
 
@@ -85,6 +86,9 @@ def _model_arg(p: argparse.ArgumentParser) -> None:
                         "(default: the one 'deepstego models' marks)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="network arithmetic (auto: bf16 where the CPU does bf16 natively, else fp32)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="what runs the network pass (auto: openvino where the openvino extra is installed, else "
+                        "torch; refinement always runs in torch)")
 
 
 def _refine_arg(p: argparse.ArgumentParser) -> None:
@@ -108,8 +112,8 @@ def cmd_hide(a) -> int:
 
     out = check_output(a.output, overwrite=a.overwrite, inputs=(a.cover, a.secret))
     key = _key(a)
-    stego = hide(a.cover, a.secret, model=a.model, key=key, precision=a.precision, refine=a.refine,
-                 progress=not a.quiet)
+    stego = hide(a.cover, a.secret, model=a.model, key=key, precision=a.precision, backend=a.backend,
+                 refine=a.refine, progress=not a.quiet)
     save_png(np.asarray(stego), out)
     print(f"stego written to {out}")
     _fit_note(_image_size(a.secret), stego.size)
@@ -147,7 +151,7 @@ def _hide_video(a) -> int:
               f"{LOSSY_SECRET_SSIM} on the test video, against 0.95+ for lossless output)", file=sys.stderr)
     res = hide_video(a.cover, a.secret, a.output, model=a.model, key=key, codec=a.codec, lossy=a.lossy,
                      batch=a.batch, trim=a.trim, embed_meta=a.embed_meta, overwrite=a.overwrite,
-                     progress=not a.quiet, precision=a.precision)
+                     progress=not a.quiet, precision=a.precision, backend=a.backend)
     print(f"stego video written to {res.path}: {res.frames} frames ({res.hidden} carry the secret), "
           f"{res.fps:.2f} frames/s")
     if not a.embed_meta:
@@ -173,7 +177,8 @@ def cmd_reveal(a) -> int:
         from .video import reveal_video
 
         res = reveal_video(a.stego, a.output, model=a.model, key=_key(a), lossless=a.lossless, size=a.size,
-                           batch=a.batch, overwrite=a.overwrite, progress=not a.quiet, precision=a.precision)
+                           batch=a.batch, overwrite=a.overwrite, progress=not a.quiet, precision=a.precision,
+                           backend=a.backend)
         print(f"revealed video written to {res.path}: {res.frames} frames, {res.fps:.2f} frames/s")
         return 0
     import numpy as np
@@ -182,7 +187,7 @@ def cmd_reveal(a) -> int:
     from .images import check_output, save_png
 
     out = check_output(a.output, overwrite=a.overwrite, inputs=(a.stego,))
-    secret = reveal(a.stego, model=a.model, key=_key(a), size=a.size, precision=a.precision)
+    secret = reveal(a.stego, model=a.model, key=_key(a), size=a.size, precision=a.precision, backend=a.backend)
     save_png(np.asarray(secret), out)
     print(f"revealed secret written to {out}")
     return 0
@@ -245,7 +250,7 @@ def cmd_eval(a) -> int:
         return 0
 
     images = folder_images(a.images) if a.images else None
-    res = evaluate(a.model, images=images, size=a.size, precision=a.precision, grid=a.grid, refine=a.refine)
+    res = evaluate(a.model, images=images, size=a.size, precision=a.precision, backend=a.backend, grid=a.grid, refine=a.refine)
     for r in res["per_pair"]:
         print(f"{r['cover']:>22s} + {r['secret']:<22s} cover SSIM {r['cover_ssim']:.4f} PSNR {r['cover_psnr']:5.2f}"
               f" | secret SSIM {r['secret_ssim']:.4f} PSNR {r['secret_psnr']:5.2f}")
@@ -449,8 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher-weight", type=float, default=5.0,
                    help="weight of the pull towards the teacher's stego at the start; fades to 0 by the end")
     t.add_argument("--adversary-weight", type=float, default=0.0,
-                   help="keyed models: train a key-agnostic reveal network alongside and penalise what it reads "
-                        "beyond chance, with this weight (0: off)")
+                   help="keyed models: train a key-agnostic reveal network alongside and penalise what it, the "
+                        "model's own reveal under wrong keys and the shipped keyless models read beyond chance, "
+                        "with this weight (0: off)")
     t.add_argument("--size", type=int, default=128, help="crop size in px")
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--max-zoom", type=float, default=2.0,

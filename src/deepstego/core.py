@@ -27,6 +27,7 @@ from .keys import ENV_VAR, Key, resolve_key
 from .metrics import ssim_loss
 from .models import StegoModel, create_model, list_models, model_entry
 from .models.blocks import quantize
+from .backend import runner
 from .models.weights import load_weights, read_meta, shipped_weights
 from .precision import autocast, keep_freed_memory
 
@@ -153,16 +154,19 @@ def keyed_models() -> list[str]:
 
 
 def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, key: Key | None = None,
-                precision: str = "auto", tile: int = TILE, refine: int = 0, progress: bool = False) -> torch.Tensor:
+                precision: str = "auto", backend: str = "auto", tile: int = TILE, refine: int = 0,
+                progress: bool = False) -> torch.Tensor:
     """N×3×H×W covers and secrets (float in [0, 1]) → stego on the 8-bit grid (float in [0, 1]).
 
-    ``key`` is required by keyed models and refused by keyless ones. ``refine`` > 0 follows the network pass with
+    ``key`` is required by keyed models and refused by keyless ones. ``backend`` runs the network pass
+    (:mod:`deepstego.backend`). ``refine`` > 0 follows the network pass with
     that many steps of :func:`refine_stego` (``progress``: one bar on stderr for every tile's steps)."""
     refine = limits.count("refinement steps", refine, 0, limits.MAX_REFINE_STEPS)
     if refine and not model.trainable:
         raise DeepStegoError(f"{model.arch} has no differentiable reveal network to refine against: refinement steps "
                              f"must be 0")
     signs = key_signs(model, key, *cover.shape[-2:])
+    net = runner(model, backend, precision)
     cover = cover.contiguous(memory_format=torch.channels_last)
     secret = secret.contiguous(memory_format=torch.channels_last)
 
@@ -171,15 +175,13 @@ def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *,
         with tqdm(total=total, desc="refining", unit="step", disable=not progress, file=sys.stderr,
                   leave=False) as bar:
             def encode_and_refine(c: torch.Tensor, s: torch.Tensor, *k: torch.Tensor) -> torch.Tensor:
-                with torch.inference_mode(), autocast(precision):
-                    stego = model.encode(c, s, *k).float()
+                stego = net.encode(c, s, *k)
                 return refine_stego(model, c, s, stego, *k, steps=refine, precision=precision,
                                     on_step=bar.update)
 
             stego = _tiled(encode_and_refine, [cover, secret], model, tile, signs)
     else:
-        with torch.inference_mode(), autocast(precision):
-            stego = _tiled(model.encode, [cover, secret], model, tile, signs)
+        stego = _tiled(net.encode, [cover, secret], model, tile, signs)
     return torch.round(stego.float().clamp(0, 1) * 255) / 255
 
 
@@ -216,12 +218,13 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
 
 @torch.inference_mode()
 def reveal_tensor(model: StegoModel, stego: torch.Tensor, *, key: Key | None = None, precision: str = "auto",
-                  tile: int = TILE) -> torch.Tensor:
-    """N×3×H×W stego (float in [0, 1]) → revealed secret on the 8-bit grid (``key``: as for :func:`hide_tensor`)."""
+                  backend: str = "auto", tile: int = TILE) -> torch.Tensor:
+    """N×3×H×W stego (float in [0, 1]) → revealed secret on the 8-bit grid (``key``, ``backend``: as for
+    :func:`hide_tensor`)."""
     signs = key_signs(model, key, *stego.shape[-2:])
+    net = runner(model, backend, precision)
     stego = stego.contiguous(memory_format=torch.channels_last)
-    with autocast(precision):
-        out = _tiled(model.decode, [stego], model, tile, signs)
+    out = _tiled(net.decode, [stego], model, tile, signs)
     return torch.round(out.float().clamp(0, 1) * 255) / 255
 
 
@@ -256,8 +259,8 @@ def model_key(model: StegoModel, key=None) -> Key | None:
     return resolve_key(env=True) if found is None and model.keyed else found
 
 
-def hide(cover, secret, *, model=None, key=None, precision: str = "auto", refine: int | None = None,
-         progress: bool = False):
+def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backend: str = "auto",
+         refine: int | None = None, progress: bool = False):
     """Hide ``secret`` in ``cover``; returns the stego image, the cover's exact size, as the cover's kind.
 
     The secret is fitted inside the cover's size (aspect kept, mid-grey bars). ``key`` (a passphrase, bytes or a
@@ -272,8 +275,8 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", refine
     s = load_rgb(secret, name="secret", strict=False)
     s = fit_letterbox(s, c.shape[1], c.shape[0])
     steps = default_refine(model) if refine is None else refine
-    stego = hide_tensor(model, to_tensor(c), to_tensor(s), key=k, precision=precision, refine=steps,
-                        progress=progress)
+    stego = hide_tensor(model, to_tensor(c), to_tensor(s), key=k, precision=precision, backend=backend,
+                        refine=steps, progress=progress)
     return _like(cover, to_uint8(stego))
 
 
@@ -283,7 +286,7 @@ def default_refine(model: StegoModel) -> int:
 
 
 def reveal(stego, *, model=None, key=None, size: tuple[int, int] | None = None, precision: str = "auto",
-           warn=None):
+           backend: str = "auto", warn=None):
     """Recover the secret from a stego image (as the stego's kind). ``size=(width, height)`` cuts away the bars
     the secret was fitted with and restores that size.
 
@@ -299,7 +302,7 @@ def reveal(stego, *, model=None, key=None, size: tuple[int, int] | None = None, 
         if note:
             (warn or _warn)(note)
     s = load_rgb(stego, name="stego", strict=True)
-    out = to_uint8(reveal_tensor(model, to_tensor(s), key=k, precision=precision))
+    out = to_uint8(reveal_tensor(model, to_tensor(s), key=k, precision=precision, backend=backend))
     if size is not None:
         out = unletterbox(out, *size)
     return _like(stego, out)

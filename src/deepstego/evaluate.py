@@ -18,6 +18,7 @@ from .data import eval_photos, list_images
 from .errors import DeepStegoError
 from .images import atomic_write, load_rgb
 from .metrics import image_metrics
+from .backend import runner
 from .precision import resolve_precision
 from .report import comparison_grid
 
@@ -33,7 +34,7 @@ def centre_square(path: Path, size: int) -> np.ndarray:
 
 
 def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, precision: str = "auto",
-             grid: Path | None = None, refine: int | None = None, key=None) -> dict:
+             backend: str = "auto", grid: Path | None = None, refine: int | None = None, key=None) -> dict:
     """Pair photo i (cover) with photo i+1 (secret), cyclically; return per-pair and mean metrics. A keyed model
     hides and reveals with ``key``, by default a fixed measurement key (``Key.for_seed(0)``)."""
     from .keys import Key
@@ -46,18 +47,18 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
         raise DeepStegoError("evaluation needs at least 2 photos")
     photos = [centre_square(p, size) for p in paths]
     refine = default_refine(net) if refine is None else refine
-    hide(photos[0], photos[1], model=net, key=key, precision=precision, refine=0)  # warm-up, untimed: oneDNN picks kernels
+    hide(photos[0], photos[1], model=net, key=key, precision=precision, backend=backend, refine=0)  # warm-up, untimed: oneDNN picks kernels
     rows, tiles, seconds = [], [], 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for i, cover in enumerate(photos):
             secret = photos[(i + 1) % len(photos)]
             stego_png = Path(tmp) / f"stego_{i}.png"
             start = time.perf_counter()
-            stego = hide(cover, secret, model=net, key=key, precision=precision, refine=refine)
+            stego = hide(cover, secret, model=net, key=key, precision=precision, backend=backend, refine=refine)
             seconds += time.perf_counter() - start
             Image.fromarray(stego).save(stego_png)
             stego = np.asarray(Image.open(stego_png).convert("RGB"))
-            revealed = reveal(stego_png, model=net, key=key, precision=precision)
+            revealed = reveal(stego_png, model=net, key=key, precision=precision, backend=backend)
             revealed = np.asarray(revealed)
             c, s = image_metrics(cover, stego), image_metrics(secret, revealed)
             rows.append({"cover": paths[i].name, "secret": paths[(i + 1) % len(paths)].name,
@@ -67,6 +68,7 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
     mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
     minimum = {k: float(np.min([r[k] for r in rows])) for k in keys if k.endswith("ssim")}
     result = {"model": _model_label(model, net), "size": size, "precision": resolve_precision(precision),
+              "backend": runner(net, backend, precision).name,
               "refine": refine, "hide_seconds_per_pair": seconds / len(rows), "pairs": len(rows),
               "mean": mean, "min": minimum, "per_pair": rows}
     if grid:

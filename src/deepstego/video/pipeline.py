@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from .. import limits
+from ..backend import resolve_backend
 from ..core import hide_tensor, load_model, model_key, reveal_tensor
 from ..errors import DeepStegoError
 from ..images import check_output, fit_letterbox, unletterbox
@@ -97,7 +98,7 @@ def _frames_of(t: torch.Tensor) -> np.ndarray:
 
 def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv1", lossy: bool = False,
                batch: int = 4, trim: bool = False, embed_meta: bool = False, overwrite: bool = False,
-               progress: bool = True, precision: str = "auto") -> VideoResult:
+               progress: bool = True, precision: str = "auto", backend: str = "auto") -> VideoResult:
     """Hide every frame of ``secret`` in the matching frame of ``cover`` and write ``output``.
 
     ``codec`` is ``ffv1`` (default), ``x264rgb`` or ``png`` — all bit-exact — or ``h264`` (lossy, only with
@@ -112,6 +113,7 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
     batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
     net = load_model(model)
     key = model_key(net, key)
+    backend = resolve_backend(backend, repeated=True)  # every frame the same size: compiling once pays
     ci, si = probe(cover), probe(secret)
     out = check_output(output, overwrite=overwrite, inputs=(cover, secret))
     tolerance = 0.5 / float(ci.rate)
@@ -143,7 +145,7 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
                 if with_secret:
                     c = _stack([p[1] for p in with_secret])
                     s = _stack([p[2] for p in with_secret])
-                    stegos = iter(_frames_of(hide_tensor(net, c, s, key=key, precision=precision)))
+                    stegos = iter(_frames_of(hide_tensor(net, c, s, key=key, precision=precision, backend=backend)))
                 timings["network"] += time.perf_counter() - tick
                 tick = time.perf_counter()
                 for t, rgb, sec in pending:
@@ -184,7 +186,7 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
 
 def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
                  size: tuple[int, int] | None = None, batch: int = 4, overwrite: bool = False, progress: bool = True,
-                 precision: str = "auto", warn=None) -> VideoResult:
+                 precision: str = "auto", backend: str = "auto", warn=None) -> VideoResult:
     """Recover the hidden video from ``stego`` into ``output`` (H.264 MP4 by default, FFV1 MKV with
     ``lossless``). ``size=(w, h)`` restores the secret's original size; metadata embedded at hiding time, if
     any, supplies the size and the length."""
@@ -193,6 +195,7 @@ def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
         size = limits.picture("the revealed size", *size)
     net = load_model(model)
     key = model_key(net, key)
+    backend = resolve_backend(backend, repeated=True)  # every frame the same size: compiling once pays
     info = probe(stego)
     out = check_output(output, overwrite=overwrite, inputs=(stego,))
     warn = warn or (lambda msg: print(f"deepstego: warning: {msg}", file=sys.stderr))
@@ -226,7 +229,8 @@ def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
             if not chunk:
                 break
             tick = time.perf_counter()
-            revealed = _frames_of(reveal_tensor(net, _stack([c[1] for c in chunk]), key=key, precision=precision))
+            revealed = _frames_of(reveal_tensor(net, _stack([c[1] for c in chunk]), key=key, precision=precision,
+                                                 backend=backend))
             timings["network"] += time.perf_counter() - tick
             tick = time.perf_counter()
             for (t, _), rgb in zip(chunk, revealed):

@@ -1,0 +1,96 @@
+"""Every inference backend gives PyTorch's images through saved files, whole and in tiles, keyed and keyless: the
+stego within one 8-bit level, the reveal within one in fp32 and, in bf16 (where OpenVINO runs the reveal's first
+layer in bf16 and PyTorch in fp32), at the same SSIM; a missing backend is a one-line error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepstego.backend import openvino_installed
+from deepstego.core import hide, load_model, reveal
+from deepstego.keys import Key
+from deepstego.metrics import ssim
+from deepstego.models.weights import shipped_weights
+
+from .conftest import run_cli, square
+
+needs_openvino = pytest.mark.skipif(not openvino_installed(), reason="the openvino extra is not installed")
+
+
+def _levels(a, b) -> int:
+    return int(np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max())
+
+
+@needs_openvino
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("name", sorted(shipped_weights()))
+def test_openvino_matches_torch_through_saved_files(name, precision, photos, tmp_path):
+    model = load_model(name)
+    key = Key.for_seed(5) if model.keyed else None
+    cover, secret = square(photos[0], 256), square(photos[1], 256)
+    stego = {}
+    for backend in ("torch", "openvino"):
+        stego[backend] = hide(cover, secret, model=model, key=key, precision=precision, backend=backend, refine=0)
+    assert _levels(stego["torch"], stego["openvino"]) <= 1
+    path = tmp_path / "stego.png"
+    Image.fromarray(stego["torch"]).save(path)
+    revealed = {b: reveal(path, model=model, key=key, precision=precision, backend=b) for b in ("torch", "openvino")}
+    if precision == "fp32":
+        assert _levels(revealed["torch"], revealed["openvino"]) <= 1
+    else:
+        diff = np.abs(np.asarray(revealed["torch"], float) - np.asarray(revealed["openvino"])).mean()
+        assert diff < 0.5 and _levels(revealed["torch"], revealed["openvino"]) <= 8
+    scores = {b: float(ssim(secret, np.asarray(r))) for b, r in revealed.items()}
+    assert scores["openvino"] > 0.8 and abs(scores["openvino"] - scores["torch"]) < 0.005
+
+
+@needs_openvino
+@pytest.mark.slow
+def test_openvino_in_tiles_matches_a_whole_torch_pass(photos):
+    """A keyed model on an image larger than a tile: each tile's signs are cut as in PyTorch."""
+    model = load_model("dsnet-k2")
+    key = Key.for_seed(6)
+    cover = np.asarray(Image.open(photos[0]).convert("RGB").resize((1500, 1400)))
+    secret = np.asarray(Image.open(photos[1]).convert("RGB").resize((1500, 1400)))
+    torch_stego = hide(cover, secret, model=model, key=key, precision="fp32", backend="torch", refine=0)
+    ov_stego = hide(cover, secret, model=model, key=key, precision="fp32", backend="openvino", refine=0)
+    assert _levels(torch_stego, ov_stego) <= 1
+    assert _levels(reveal(ov_stego, model=model, key=key, precision="fp32", backend="openvino"),
+                   reveal(ov_stego, model=model, key=key, precision="fp32", backend="torch")) <= 1
+
+
+@needs_openvino
+def test_cli_backend_round_trip(photos, tmp_path):
+    cover, secret = tmp_path / "cover.png", tmp_path / "secret.png"
+    Image.fromarray(square(photos[2], 192)).save(cover)
+    Image.fromarray(square(photos[3], 192)).save(secret)
+    stego, out = tmp_path / "stego.png", tmp_path / "revealed.png"
+    proc = run_cli("hide", cover, secret, "-o", stego, "--backend", "openvino", "--refine", "0")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("reveal", stego, "-o", out, "--backend", "openvino")
+    assert proc.returncode == 0, proc.stderr
+    assert float(ssim(np.asarray(Image.open(secret)), np.asarray(Image.open(out)))) > 0.8
+
+
+def test_missing_openvino_is_a_one_line_error_and_auto_falls_back(tmp_path):
+    """Where the extra is missing, auto runs PyTorch and --backend openvino says how to install it."""
+    block = tmp_path / "sitecustomize.py"
+    block.write_text("import sys\nsys.modules['openvino'] = None\n")  # import openvino → ImportError
+    code = ("from deepstego.backend import resolve_backend\nprint(resolve_backend('auto'))\n"
+            "from deepstego.errors import DeepStegoError\n"
+            "try:\n    resolve_backend('openvino')\nexcept DeepStegoError as e:\n    print(e)\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    import os
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, **env})
+    auto, error = out.stdout.strip().splitlines()
+    assert auto == "torch"
+    assert "pip install 'deepstego[openvino]'" in error
+    proc = run_cli("reveal", tmp_path / "none.png", "-o", tmp_path / "out.png", "--backend", "cuda")
+    assert proc.returncode == 2 and "--backend" in proc.stderr and "Traceback" not in proc.stderr
