@@ -115,6 +115,27 @@ def test_refinement_reveals_the_secret_better_at_the_same_cover_quality(photos, 
     assert c_ref["ssim"] > c_fast["ssim"] - 0.003, (c_fast, c_ref)
 
 
+def test_refinement_time_budget_cuts_the_steps_not_the_first_one():
+    """refine_seconds fits the schedule to the time left: a budget too short for one step still takes one step per
+    tile, and no budget takes every step."""
+    import torch
+
+    from deepstego.core import hide_tensor, refine_stego
+
+    model = deepstego.load_model()
+    x = torch.rand(1, 3, 64, 64)
+    counted = []
+    for seconds in (1e-9, None):
+        steps = []
+        refine_stego(model, x, x.flip(-1), x.clone(), steps=6, seconds=seconds, on_step=lambda: steps.append(1))
+        counted.append(len(steps))
+    assert counted == [1, 6]
+    big = torch.rand(1, 3, 96, 200)  # 8 tiles of 64 px
+    network = hide_tensor(model, big, big.flip(-1), tile=64)
+    rushed = hide_tensor(model, big, big.flip(-1), tile=64, refine=5, refine_seconds=1e-9)
+    assert (rushed != network).float().mean() > 0.1  # every tile took its one step
+
+
 def test_refinement_in_tiles_leaves_no_seam(tmp_path):
     """A large image is refined tile by tile; the secret comes back as well along the tiles' borders as inside."""
     from deepstego.core import hide_tensor

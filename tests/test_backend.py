@@ -94,3 +94,24 @@ def test_missing_openvino_is_a_one_line_error_and_auto_falls_back(tmp_path):
     assert "pip install 'deepstego[openvino]'" in error
     proc = run_cli("reveal", tmp_path / "none.png", "-o", tmp_path / "out.png", "--backend", "cuda")
     assert proc.returncode == 2 and "--backend" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_openvino_backend_makes_no_network_request_and_no_fork():
+    """OpenVINO's converter would report usage over the network from a forked process; deepstego's import of it
+    blocks that (a forked sender once hung a reveal at exit)."""
+    code = (
+        "import os, socket, sys\n"
+        "calls = []\n"
+        "socket.getaddrinfo = lambda *a, **k: calls.append(('getaddrinfo', a)) or []\n"
+        "real_fork = os.fork\n"
+        "os.fork = lambda: calls.append(('fork',)) or real_fork()\n"
+        "import torch\n"
+        "from deepstego.core import load_model\n"
+        "from deepstego.backend import runner\n"
+        "net = runner(load_model('dsnet-v2'), 'openvino', 'fp32')\n"
+        "x = torch.rand(1, 3, 64, 64)\n"
+        "net.decode(net.encode(x, x))\n"
+        "import openvino.tools.ovc.convert_impl as ci\n"
+        "print(calls, sys.modules.get('openvino_telemetry'), ci.tm.__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.split() == ["[]", "None", "openvino.tools.ovc.telemetry_stub"], out.stdout + out.stderr

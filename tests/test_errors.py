@@ -120,6 +120,9 @@ def test_refine_needs_a_network(tmp_path, cover):
     _assert_clean_failure(run_cli("hide", cover, cover, "-o", out, "--model", "lsb", "--refine", "5"), out,
                           contains="no differentiable reveal")
     _assert_clean_failure(run_cli("hide", cover, cover, "-o", out, "--refine", "-1"), out, contains="0 or more")
+    for bad in ("0", "nan", "-3"):
+        _assert_clean_failure(run_cli("hide", cover, cover, "-o", out, "--refine-seconds", bad), out,
+                              contains="more than 0")
 
 
 def test_output_must_be_png(tmp_path, cover):

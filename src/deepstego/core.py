@@ -10,8 +10,10 @@ near a seam were tuned against slightly different neighbours (``tests/test_api.p
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ from . import limits
 from .errors import DeepStegoError
 from .images import fit_letterbox, load_rgb, to_tensor, to_uint8, unletterbox
 from .keys import ENV_VAR, Key, resolve_key
-from .metrics import ssim_loss
+from .metrics import SSIMTo
 from .models import StegoModel, create_model, list_models, model_entry
 from .models.blocks import quantize
 from .backend import runner
@@ -34,8 +36,10 @@ from .precision import autocast, keep_freed_memory
 DEFAULT_MODEL = "dsnet-v2"
 TILE = 1280  # tile side in px (plus context) for large images; 720p and smaller run in one pass
 # test-time refinement of image stegos (refine_stego); measured in docs/training.md
-REFINE_STEPS = 50
-REFINE_LR = 1e-3
+REFINE_STEPS = 14
+REFINE_LR = 2e-3
+REFINE_SECONDS = 45.0  # per image, tiles' network passes included: a 3000×2000 photo hides within a minute here
+REFINE_BETAS = (0.5, 0.9)
 REFINE_COVER_SSIM = 3.0  # weight of the cover's (1 − SSIM) term: SSIM is the figure the cover loses first
 
 _cache: dict[str, StegoModel] = {}
@@ -155,13 +159,16 @@ def keyed_models() -> list[str]:
 
 def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, key: Key | None = None,
                 precision: str = "auto", backend: str = "auto", tile: int = TILE, refine: int = 0,
-                progress: bool = False) -> torch.Tensor:
+                refine_seconds: float | None = None, progress: bool = False) -> torch.Tensor:
     """N×3×H×W covers and secrets (float in [0, 1]) → stego on the 8-bit grid (float in [0, 1]).
 
     ``key`` is required by keyed models and refused by keyless ones. ``backend`` runs the network pass
     (:mod:`deepstego.backend`). ``refine`` > 0 follows the network pass with
-    that many steps of :func:`refine_stego` (``progress``: one bar on stderr for every tile's steps)."""
+    that many steps of :func:`refine_stego` (``progress``: one bar on stderr for every tile's steps), within
+    ``refine_seconds`` for the whole image if given (shared out evenly over the tiles still to refine)."""
     refine = limits.count("refinement steps", refine, 0, limits.MAX_REFINE_STEPS)
+    if refine_seconds is not None:
+        refine_seconds = limits.seconds("refinement time", refine_seconds, limits.MAX_REFINE_SECONDS)
     if refine and not model.trainable:
         raise DeepStegoError(f"{model.arch} has no differentiable reveal network to refine against: refinement steps "
                              f"must be 0")
@@ -171,13 +178,20 @@ def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *,
     secret = secret.contiguous(memory_format=torch.channels_last)
 
     if refine:
-        total = refine * tile_count(*cover.shape[-2:], tile)
-        with tqdm(total=total, desc="refining", unit="step", disable=not progress, file=sys.stderr,
+        tiles = tile_count(*cover.shape[-2:], tile)
+        deadline = None if refine_seconds is None else time.perf_counter() + refine_seconds
+        done = 0
+        with tqdm(total=refine * tiles, desc="refining", unit="step", disable=not progress, file=sys.stderr,
                   leave=False) as bar:
             def encode_and_refine(c: torch.Tensor, s: torch.Tensor, *k: torch.Tensor) -> torch.Tensor:
+                nonlocal done
                 stego = net.encode(c, s, *k)
-                return refine_stego(model, c, s, stego, *k, steps=refine, precision=precision,
-                                    on_step=bar.update)
+                budget = None if deadline is None else max(0.0, deadline - time.perf_counter()) / (tiles - done)
+                out = refine_stego(model, c, s, stego, *k, steps=refine, seconds=budget, precision=precision,
+                                   on_step=bar.update)
+                done += 1
+                bar.total = bar.n + refine * (tiles - done)  # a time budget may have cut this tile's steps
+                return out
 
             stego = _tiled(encode_and_refine, [cover, secret], model, tile, signs)
     else:
@@ -187,30 +201,44 @@ def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *,
 
 def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, stego: torch.Tensor,
                  signs: torch.Tensor | None = None, *, steps: int = REFINE_STEPS, lr: float = REFINE_LR,
-                 precision: str = "auto", on_step=None) -> torch.Tensor:
+                 betas: tuple[float, float] = REFINE_BETAS, seconds: float | None = None, precision: str = "auto",
+                 on_step=None) -> torch.Tensor:
     """Improve a stego image for this model's fixed reveal network by gradient descent on its pixels (the idea of
     Kishore et al., "Fixed Neural Network Steganography", ICLR 2022): Adam with a cosine-decayed step size
     minimises L1 + SSIM distances of stego to cover and of the reveal of the 8-bit-rounded stego (straight-through)
     to the secret. Only the image changes; the weights get no gradient. A keyed model refines against the reveal
-    under its ``signs``; ``on_step()`` is called after each step (a progress bar)."""
+    under its ``signs``; ``on_step()`` is called after each step (a progress bar).
+
+    ``seconds`` caps the time: after each step the schedule is fitted to the steps that the time left allows at
+    the last step's pace (at least one step in all). Adam runs with β₁ = 0.5: with a dozen steps, the default 0.9
+    is still averaging the first gradients when the schedule ends (``tools/refine_steps.py`` measures both)."""
     if steps <= 0:
         return stego
     key = () if signs is None else (signs,)
     with torch.inference_mode(False), torch.enable_grad():  # callable from inference code: clones are plain tensors
         cover, secret = cover.clone(), secret.clone()
         key = tuple(k.clone() for k in key)
+        target = SSIMTo(torch.cat([cover, secret], 1))  # both SSIM terms in one blur, the references blurred once
         x = stego.detach().clone().requires_grad_(True)
-        opt = torch.optim.Adam([x], lr=lr)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-        for _ in range(steps):
+        opt = torch.optim.Adam([x], lr=lr, betas=betas)
+        planned, step = steps, 0
+        start = last = time.perf_counter()
+        while step < planned:
+            for group in opt.param_groups:
+                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / planned))
             stored = quantize(x, "round")
             with autocast(precision):
                 revealed = model.decode(stored, *key).float()
-            loss = ((stored - cover).abs().mean() + REFINE_COVER_SSIM * ssim_loss(cover, stored)
-                    + (revealed - secret).abs().mean() + ssim_loss(secret, revealed.clamp(0, 1)))
+            sim = target(torch.cat([stored, revealed.clamp(0, 1)], 1))
+            loss = ((stored - cover).abs().mean() + REFINE_COVER_SSIM * (1 - sim[:, :3].mean())
+                    + (revealed - secret).abs().mean() + (1 - sim[:, 3:].mean()))
             (x.grad,) = torch.autograd.grad(loss, [x])
             opt.step()
-            schedule.step()
+            step += 1
+            if seconds is not None:  # re-plan from the last step's time (the first one also pays for warm-up)
+                now = time.perf_counter()
+                planned = max(step, min(steps, step + int((seconds - (now - start)) / max(now - last, 1e-9))))
+                last = now
             if on_step is not None:
                 on_step()
     return x.detach()
@@ -260,13 +288,14 @@ def model_key(model: StegoModel, key=None) -> Key | None:
 
 
 def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backend: str = "auto",
-         refine: int | None = None, progress: bool = False):
+         refine: int | None = None, refine_seconds: float | None = REFINE_SECONDS, progress: bool = False):
     """Hide ``secret`` in ``cover``; returns the stego image, the cover's exact size, as the cover's kind.
 
     The secret is fitted inside the cover's size (aspect kept, mid-grey bars). ``key`` (a passphrase, bytes or a
     :class:`~deepstego.keys.Key`; default ``DEEPSTEGO_KEY``) is needed by keyed models: only the same key reveals
-    the secret. ``refine`` steps of :func:`refine_stego` follow the network pass (default :data:`REFINE_STEPS` for
-    networks, 0 for ``lsb``; 0 is the fastest). Save the result losslessly (PNG): any lossy step destroys the
+    the secret. ``refine`` steps of :func:`refine_stego` follow the network pass (default: :func:`default_refine`;
+    0 is the fastest), cut short where they would take more than ``refine_seconds``
+    (None: no limit). Save the result losslessly (PNG): any lossy step destroys the
     hidden image.
     """
     model = load_model(model)
@@ -276,13 +305,18 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backen
     s = fit_letterbox(s, c.shape[1], c.shape[0])
     steps = default_refine(model) if refine is None else refine
     stego = hide_tensor(model, to_tensor(c), to_tensor(s), key=k, precision=precision, backend=backend,
-                        refine=steps, progress=progress)
+                        refine=steps, refine_seconds=refine_seconds, progress=progress)
     return _like(cover, to_uint8(stego))
 
 
 def default_refine(model: StegoModel) -> int:
-    """Refinement steps an image hide takes unless told: :data:`REFINE_STEPS` for networks, 0 for ``lsb``."""
-    return REFINE_STEPS if model.trainable else 0
+    """Refinement steps an image hide takes unless told: 0 for ``lsb``; for networks the ``refine_steps`` their
+    weights JSON sets (the keyed models: 50, the steps their secret needs to pass SSIM 0.95), else
+    :data:`REFINE_STEPS`."""
+    if not model.trainable:
+        return 0
+    steps = getattr(model, "meta", {}).get("refine_steps", REFINE_STEPS)
+    return limits.count("the weights JSON's refine_steps", steps, 0, limits.MAX_REFINE_STEPS)
 
 
 def reveal(stego, *, model=None, key=None, size: tuple[int, int] | None = None, precision: str = "auto",

@@ -241,7 +241,7 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
             with gr.Row():
                 cover = gr.File(label="Cover image", file_types=["image"], elem_id="img-cover")
                 secret = gr.File(label="Secret image", file_types=["image"], elem_id="img-secret")
-            refine = gr.Slider(0, limits.max_refine_steps, value=REFINE_STEPS, step=10,
+            refine = gr.Slider(0, limits.max_refine_steps, value=REFINE_STEPS, step=1,
                                label="Refinement steps (networks only; more: better secret, slower; 0: network pass "
                                      "only)", elem_id="img-refine")
             ikey = _key_field("img-key")

@@ -77,6 +77,15 @@ class SecretTimeline:
         return self.prev[1]
 
 
+def _advance(bar: tqdm, frames: int) -> None:
+    """Count frames on a progress bar; the last ones without drawing, so that close() draws the 100% line once
+    (an update that reaches the total draws it too, and close() draws it again with the average rate)."""
+    if bar.total is not None and bar.n + frames >= bar.total:
+        bar.n += frames
+    else:
+        bar.update(frames)
+
+
 def _batches(items: Iterator, size: int):
     batch = []
     for it in items:
@@ -153,7 +162,7 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
                     hidden += sec is not None
                 written += len(pending)
                 timings["encode"] += time.perf_counter() - tick
-                bar.update(len(pending))
+                _advance(bar, len(pending))
                 pending.clear()
 
             streams = [vs] + ([audio] if audio is not None else [])
@@ -237,7 +246,7 @@ def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
                 writer.write(unletterbox(rgb, w, h) if size else rgb, t)
             timings["encode"] += time.perf_counter() - tick
             written += len(chunk)
-            bar.update(len(chunk))
+            _advance(bar, len(chunk))
         writer.commit()
     return VideoResult(out, written, written, time.perf_counter() - start, dict(timings))
 
