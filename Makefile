@@ -49,7 +49,7 @@ test: install-dev browser
 	$(PY) -m pytest -q -rs
 
 bench: install
-	$(STEGO) bench --json results/bench.json
+	$(STEGO) bench --json results/bench.json > results/bench.txt && cat results/bench.txt
 
 clean:
 	rm -rf .venv out .pytest_cache
