@@ -119,8 +119,10 @@ def test_signal_leaves_nothing_behind(tmp_path, sig, code, job):
         stego_video = tmp_path / "stego.mkv"
         run_cli("hide", clip, clip, "-o", stego_video, "--quiet", check=True)
         args, out = ["reveal", stego_video], work / "out.mp4"
+    # a shell's background job inherits SIGINT ignored (and Python then keeps ignoring it, rightly): Ctrl-C at a
+    # terminal reaches a process that has the default handler, so the child starts with it whatever runs the suite
     proc = subprocess.Popen([str(EXE), *map(str, args), "-o", str(out), "--quiet"], stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     if job.endswith("video"):  # the moment the issue names: a temporary file half-written beside the output
         _wait_for(lambda: _leftovers(work))
     else:
