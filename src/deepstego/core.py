@@ -218,7 +218,7 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
     with torch.inference_mode(False), torch.enable_grad():  # callable from inference code: clones are plain tensors
         cover, secret = cover.clone(), secret.clone()
         key = tuple(k.clone() for k in key)
-        target = SSIMTo(torch.cat([cover, secret], 1))  # both SSIM terms in one blur, the references blurred once
+        target = SSIMTo(torch.cat([cover, secret]))  # both SSIM terms in one blur, the references blurred once
         x = stego.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([x], lr=lr, betas=betas)
         planned, step = steps, 0
@@ -229,9 +229,10 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
             stored = quantize(x, "round")
             with autocast(precision):
                 revealed = model.decode(stored, *key).float()
-            sim = target(torch.cat([stored, revealed.clamp(0, 1)], 1))
-            loss = ((stored - cover).abs().mean() + REFINE_COVER_SSIM * (1 - sim[:, :3].mean())
-                    + (revealed - secret).abs().mean() + (1 - sim[:, 3:].mean()))
+            sim = target(torch.cat([stored, revealed.clamp(0, 1)]))
+            n = len(cover)
+            loss = ((stored - cover).abs().mean() + REFINE_COVER_SSIM * (1 - sim[:n].mean())
+                    + (revealed - secret).abs().mean() + (1 - sim[n:].mean()))
             (x.grad,) = torch.autograd.grad(loss, [x])
             opt.step()
             step += 1

@@ -10,6 +10,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 
 
 _RADIUS = 5  # half of the 11-px Gaussian window
+_C1, _C2 = 0.01**2, 0.03**2  # SSIM's stabilisers for a data range of 1
 
 
 def _as_batch(x) -> torch.Tensor:
@@ -49,36 +50,80 @@ def ssim_each(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 class SSIMTo:
     """SSIM against one fixed reference, for loops that score many images against it (hide-time refinement): the
-    reference's local means and energies are blurred once, so each call blurs 3 maps instead of 5. Calling it
-    with N×C×H×W ``b`` gives the per-channel SSIM (shape N×C), the same figures as :func:`ssim_each` per
-    channel."""
+    reference's local means and energies are blurred once, so each call blurs 3 maps instead of 5, and its
+    gradient is written out (:class:`_SSIMToReference`) instead of being traced through some forty element-wise
+    steps. Calling it with N×C×H×W ``b`` gives the per-channel SSIM (shape N×C), the same figures as
+    :func:`ssim_each` per channel. The maps are stacked along the batch and kept channels-last: the depthwise
+    blur is about 5× faster in that layout, and batch slices of it stay dense for the element-wise arithmetic."""
 
     def __init__(self, reference: torch.Tensor):
-        self.a = reference.detach()
+        self.a = reference.detach().contiguous(memory_format=torch.channels_last)
         self.small = min(reference.shape[-2:]) <= 4 * _RADIUS
         if not self.small:
-            self.mu_a, self.aa = _blur(torch.cat([self.a, self.a * self.a], 1)).split(self.a.shape[1], 1)
+            mu, aa = _blur(torch.cat([self.a, self.a * self.a], 0)).split(len(self.a), 0)
+            self.terms = (mu, mu * mu + _C1, aa - mu * mu + _C2)  # μ_a, μ_a² + c₁, σ_a² + c₂
 
     def __call__(self, b: torch.Tensor) -> torch.Tensor:
         if self.small:
             return torch.stack([ssim(self.a[:, i:i + 1], b[:, i:i + 1]) for i in range(b.shape[1])], 1)
-        mu_b, bb, ab = _blur(torch.cat([b, b * b, self.a * b], 1)).split(b.shape[1], 1)
-        return _ssim_map(self.mu_a, self.aa, mu_b, bb, ab).mean(dim=(2, 3))
+        return _SSIMToReference.apply(b, self.a, *self.terms)
+
+
+class _SSIMToReference(torch.autograd.Function):
+    """Per-channel mean SSIM of ``b`` to a reference given by its blurred terms, with the gradient in closed form:
+    for S = A₁A₂ / (B₁B₂), ∂S/∂(blurred ab) = 2A₁/(B₁B₂), ∂S/∂(blurred bb) = −S/B₂ and
+    ∂S/∂μ_b = 2μ_a(A₂ − A₁)/(B₁B₂) − 2μ_b(S/B₁ − S/B₂), carried back through the transposed blur
+    (``tests/test_metrics.py`` checks value and gradient against torchmetrics)."""
+
+    @staticmethod
+    def forward(ctx, b, a, mu_a, mu_a_c1, var_a_c2):
+        b = b.contiguous(memory_format=torch.channels_last)
+        mu_b, bb, ab = _blur(torch.cat([b, b * b, a * b], 0)).split(len(b), 0)
+        p = mu_a * mu_b
+        a1, a2 = 2 * p + _C1, 2 * (ab - p) + _C2
+        mu_b2 = mu_b * mu_b
+        b1, b2 = mu_a_c1 + mu_b2, var_a_c2 + (bb - mu_b2)
+        s = a1 * a2 / (b1 * b2)
+        ctx.save_for_backward(b, a, mu_a, mu_b, a1, a2, b1, b2, s)
+        return s.mean(dim=(2, 3))
+
+    @staticmethod
+    def backward(ctx, grad):
+        b, a, mu_a, mu_b, a1, a2, b1, b2, s = ctx.saved_tensors
+        w = grad[..., None, None] / (s.shape[-2] * s.shape[-1])
+        sw, wd = s * w, w / (b1 * b2)
+        d_bb = -sw / b2
+        d_mu = 2 * mu_a * (a2 - a1) * wd - 2 * mu_b * (sw / b1 + d_bb)
+        g_mu, g_bb, g_ab = _blur_transposed(torch.cat([d_mu, d_bb, 2 * a1 * wd], 0)).split(len(b), 0)
+        return g_mu + 2 * b * g_bb + a * g_ab, None, None, None, None
+
+
+def _taps(channels: int, x: torch.Tensor) -> torch.Tensor:
+    """The 11-tap Gaussian (σ = 1.5), one row per channel."""
+    t = torch.arange(2 * _RADIUS + 1, dtype=x.dtype, device=x.device) - _RADIUS
+    g = torch.exp(-(t / 1.5) ** 2 / 2)
+    return (g / g.sum()).repeat(channels, 1)
 
 
 def _blur(x: torch.Tensor) -> torch.Tensor:
     """The 11×11 Gaussian window (σ = 1.5) over each channel, as two 11-tap passes over the valid region."""
-    t = torch.arange(2 * _RADIUS + 1, dtype=x.dtype, device=x.device) - _RADIUS
-    g = torch.exp(-(t / 1.5) ** 2 / 2)
-    g = (g / g.sum()).repeat(x.shape[1], 1)
-    x = F.conv2d(x, g.view(x.shape[1], 1, 1, -1), groups=x.shape[1])
-    return F.conv2d(x, g.view(x.shape[1], 1, -1, 1), groups=x.shape[1])
+    c = x.shape[1]
+    g = _taps(c, x)
+    x = F.conv2d(x, g.view(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, g.view(c, 1, -1, 1), groups=c)
+
+
+def _blur_transposed(y: torch.Tensor) -> torch.Tensor:
+    """The adjoint of :func:`_blur`: valid-region maps spread back over the full image."""
+    c = y.shape[1]
+    g = _taps(c, y)
+    y = F.conv_transpose2d(y, g.view(c, 1, -1, 1), groups=c)
+    return F.conv_transpose2d(y, g.view(c, 1, 1, -1), groups=c)
 
 
 def _ssim_map(mu_a, aa, mu_b, bb, ab) -> torch.Tensor:
-    c1, c2 = 0.01**2, 0.03**2
     var_a, var_b, cov = aa - mu_a**2, bb - mu_b**2, ab - mu_a * mu_b
-    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return ((2 * mu_a * mu_b + _C1) * (2 * cov + _C2)) / ((mu_a**2 + mu_b**2 + _C1) * (var_a + var_b + _C2))
 
 
 def excess_similarity(guess: torch.Tensor, secret: torch.Tensor, others: int = 3) -> torch.Tensor:
