@@ -123,6 +123,8 @@ def test_refine_needs_a_network(tmp_path, cover):
     for bad in ("0", "nan", "-3"):
         _assert_clean_failure(run_cli("hide", cover, cover, "-o", out, "--refine-seconds", bad), out,
                               contains="more than 0")
+    _assert_clean_failure(run_cli("hide", cover, cover, "-o", out, "--refine-budget", "1"), out,
+                          contains="applies to videos")
 
 
 def test_output_must_be_png(tmp_path, cover):

@@ -158,6 +158,27 @@ def _clean_failure(proc, out, contains):
         assert not [p for p in out.parent.iterdir() if p.name.startswith("." + out.name)]
 
 
+def test_refined_video_reveals_better_from_the_file(tmp_path):
+    """With a budget every frame can take, each frame gets a refinement step carried from the one before, and the
+    secret revealed from the saved file is closer than the network pass's, the cover no worse; budget 0 is the
+    network pass, bit for bit the same file twice."""
+    from deepstego.report.video import frame_report
+
+    cover = make_clip(tmp_path / "cover.mkv", "astronaut.png", 16, 128, 96, codec="ffv1")
+    secret = make_clip(tmp_path / "secret.mkv", "coffee.png", 16, 128, 96, codec="ffv1")
+    figures = {}
+    for budget in (0, 100):
+        stego = tmp_path / f"stego-{budget}.mkv"
+        res = deepstego.hide_video(cover, secret, stego, progress=False, refine_budget=budget)
+        assert res.refined == (16 if budget else 0)
+        figures[budget] = frame_report(cover, secret, stego, tmp_path / f"report-{budget}")
+    again = deepstego.hide_video(cover, secret, tmp_path / "again.mkv", progress=False)
+    first, second = read_frames(tmp_path / "stego-0.mkv"), read_frames(again.path)
+    assert len(first) == len(second) == 16 and all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert figures[100]["mean_secret_ssim"] > figures[0]["mean_secret_ssim"] + 0.005, figures
+    assert figures[100]["mean_cover_ssim"] > figures[0]["mean_cover_ssim"] - 0.002, figures
+
+
 def test_bad_video_inputs(tmp_path):
     good = make_clip(tmp_path / "good.mkv", "astronaut.png", 4, 64, 48, codec="ffv1")
     out = tmp_path / "out.mkv"
@@ -188,6 +209,11 @@ def test_bad_video_inputs(tmp_path):
     # refinement is for images
     _clean_failure(run_cli("hide", good, good, "-o", out, "--quiet", "--refine", "10"), out, "apply to images")
     _clean_failure(run_cli("hide", good, good, "-o", out, "--quiet", "--refine-seconds", "5"), out, "apply to images")
+    for bad in ("-1", "nan", "1e9"):
+        _clean_failure(run_cli("hide", good, good, "-o", out, "--quiet", "--refine-budget", bad), out,
+                       "refinement budget")
+    _clean_failure(run_cli("hide", good, good, "-o", out, "--quiet", "--model", "lsb", "--refine-budget", "1"), out,
+                   "no differentiable reveal network")
     # existing output
     out.write_bytes(b"keep")
     _clean_failure(run_cli("hide", good, good, "-o", out, "--quiet"), None, "already exists")

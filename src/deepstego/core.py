@@ -10,7 +10,6 @@ near a seam were tuned against slightly different neighbours (``tests/test_api.p
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -26,21 +25,15 @@ from . import limits
 from .errors import DeepStegoError
 from .images import fit_letterbox, load_rgb, to_tensor, to_uint8, unletterbox
 from .keys import ENV_VAR, Key, resolve_key
-from .metrics import SSIMTo
 from .models import StegoModel, create_model, list_models, model_entry
-from .models.blocks import quantize
 from .backend import runner
 from .models.weights import load_weights, read_meta, shipped_weights
-from .precision import autocast, keep_freed_memory
+from .precision import keep_freed_memory
+from .refine import (REFINE_BETAS, REFINE_COVER_SSIM, REFINE_LR, REFINE_SECONDS, REFINE_STEPS,  # noqa: F401
+                     FrameRefiner, refine_stego)
 
 DEFAULT_MODEL = "dsnet-v2"
 TILE = 1280  # tile side in px (plus context) for large images; 720p and smaller run in one pass
-# test-time refinement of image stegos (refine_stego); measured in docs/training.md
-REFINE_STEPS = 14
-REFINE_LR = 2e-3
-REFINE_SECONDS = 45.0  # per image, tiles' network passes included: a 3000×2000 photo hides within a minute here
-REFINE_BETAS = (0.5, 0.9)
-REFINE_COVER_SSIM = 3.0  # weight of the cover's (1 − SSIM) term: SSIM is the figure the cover loses first
 
 _cache: dict[str, StegoModel] = {}
 
@@ -159,13 +152,16 @@ def keyed_models() -> list[str]:
 
 def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, key: Key | None = None,
                 precision: str = "auto", backend: str = "auto", tile: int = TILE, refine: int = 0,
-                refine_seconds: float | None = None, progress: bool = False) -> torch.Tensor:
+                refine_seconds: float | None = None, progress: bool = False,
+                refiner: FrameRefiner | None = None) -> torch.Tensor:
     """N×3×H×W covers and secrets (float in [0, 1]) → stego on the 8-bit grid (float in [0, 1]).
 
     ``key`` is required by keyed models and refused by keyless ones. ``backend`` runs the network pass
     (:mod:`deepstego.backend`). ``refine`` > 0 follows the network pass with
     that many steps of :func:`refine_stego` (``progress``: one bar on stderr for every tile's steps), within
-    ``refine_seconds`` for the whole image if given (shared out evenly over the tiles still to refine)."""
+    ``refine_seconds`` for the whole image if given (shared out evenly over the tiles still to refine).
+    ``refiner``, for consecutive video frames instead of ``refine``, carries one :class:`FrameRefiner` along them
+    (frames larger than one tile keep the network pass)."""
     refine = limits.count("refinement steps", refine, 0, limits.MAX_REFINE_STEPS)
     if refine_seconds is not None:
         refine_seconds = limits.seconds("refinement time", refine_seconds, limits.MAX_REFINE_SECONDS)
@@ -194,55 +190,16 @@ def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *,
                 return out
 
             stego = _tiled(encode_and_refine, [cover, secret], model, tile, signs)
+    elif refiner is not None and _whole(*cover.shape[-2:], tile):
+        def encode_and_carry(c: torch.Tensor, s: torch.Tensor, *k: torch.Tensor) -> torch.Tensor:
+            tick = time.perf_counter()
+            stego = net.encode(c, s, *k)
+            return refiner(c, s, stego, k[0] if k else None, time.perf_counter() - tick)
+
+        stego = _tiled(encode_and_carry, [cover, secret], model, tile, signs)
     else:
         stego = _tiled(net.encode, [cover, secret], model, tile, signs)
     return torch.round(stego.float().clamp(0, 1) * 255) / 255
-
-
-def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, stego: torch.Tensor,
-                 signs: torch.Tensor | None = None, *, steps: int = REFINE_STEPS, lr: float = REFINE_LR,
-                 betas: tuple[float, float] = REFINE_BETAS, seconds: float | None = None, precision: str = "auto",
-                 on_step=None) -> torch.Tensor:
-    """Improve a stego image for this model's fixed reveal network by gradient descent on its pixels (the idea of
-    Kishore et al., "Fixed Neural Network Steganography", ICLR 2022): Adam with a cosine-decayed step size
-    minimises L1 + SSIM distances of stego to cover and of the reveal of the 8-bit-rounded stego (straight-through)
-    to the secret. Only the image changes; the weights get no gradient. A keyed model refines against the reveal
-    under its ``signs``; ``on_step()`` is called after each step (a progress bar).
-
-    ``seconds`` caps the time: after each step the schedule is fitted to the steps that the time left allows at
-    the last step's pace (at least one step in all). Adam runs with β₁ = 0.5: with a dozen steps, the default 0.9
-    is still averaging the first gradients when the schedule ends (``tools/refine_steps.py`` measures both)."""
-    if steps <= 0:
-        return stego
-    key = () if signs is None else (signs,)
-    with torch.inference_mode(False), torch.enable_grad():  # callable from inference code: clones are plain tensors
-        cover, secret = cover.clone(), secret.clone()
-        key = tuple(k.clone() for k in key)
-        target = SSIMTo(torch.cat([cover, secret]))  # both SSIM terms in one blur, the references blurred once
-        x = stego.detach().clone().requires_grad_(True)
-        opt = torch.optim.Adam([x], lr=lr, betas=betas)
-        planned, step = steps, 0
-        start = last = time.perf_counter()
-        while step < planned:
-            for group in opt.param_groups:
-                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / planned))
-            stored = quantize(x, "round")
-            with autocast(precision):
-                revealed = model.decode(stored, *key).float()
-            sim = target(torch.cat([stored, revealed.clamp(0, 1)]))
-            n = len(cover)
-            loss = ((stored - cover).abs().mean() + REFINE_COVER_SSIM * (1 - sim[:n].mean())
-                    + (revealed - secret).abs().mean() + (1 - sim[n:].mean()))
-            (x.grad,) = torch.autograd.grad(loss, [x])
-            opt.step()
-            step += 1
-            if seconds is not None:  # re-plan from the last step's time (the first one also pays for warm-up)
-                now = time.perf_counter()
-                planned = max(step, min(steps, step + int((seconds - (now - start)) / max(now - last, 1e-9))))
-                last = now
-            if on_step is not None:
-                on_step()
-    return x.detach()
 
 
 @torch.inference_mode()

@@ -17,6 +17,7 @@ MAX_SIDE = 32_768
 MAX_BATCH = 64  # video frames per network call (a 720p frame's activations are about 30 MB each)
 MAX_REFINE_STEPS = 1000
 MAX_REFINE_SECONDS = 24 * 3600
+MAX_REFINE_BUDGET = 100.0  # video refinement's time as a multiple of the network pass's
 MAX_TRAIN_SIZE = 1024  # training and detector crops, evaluation crops
 MAX_TRAIN_BATCH = 1024
 MAX_STEPS = 10_000_000  # epochs, steps per epoch, detector pairs, sweep trials
@@ -31,6 +32,17 @@ def count(name: str, value, low: int, high: int) -> int:
         raise DeepStegoError(f"{name} must be a whole number, got {value!r}") from None
     if not low <= value <= high:
         raise DeepStegoError(f"{name} must be {low} or more and at most {high:,}, got {value:,}")
+    return value
+
+
+def share(name: str, value, high: float) -> float:
+    """``value`` as a non-negative multiple, at most ``high``, or a one-line error naming ``name``."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise DeepStegoError(f"{name} must be a number, got {value!r}") from None
+    if not 0 <= value <= high:  # also refuses NaN
+        raise DeepStegoError(f"{name} must be 0 or more and at most {high:g}, got {value:g}")
     return value
 
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from .. import limits
 from ..backend import resolve_backend
 from ..core import hide_tensor, load_model, model_key, reveal_tensor
+from ..refine import VIDEO_REFINE_BUDGET, FrameRefiner
 from ..errors import DeepStegoError
 from ..images import check_output, fit_letterbox, unletterbox
 from .io import CODECS, VideoInfo, VideoWriter, _open, _reason, decode, probe, upright
@@ -39,6 +40,7 @@ class VideoResult:
     timings: dict = field(default_factory=dict)  # seconds spent in decode / network / encode
     secret_size: tuple[int, int] | None = None  # hiding: the secret's (width, height), before it was fitted
     frame_size: tuple[int, int] | None = None  # hiding: the cover's (width, height)
+    refined: int = 0  # hiding: frames that got a refinement step
 
     @property
     def fps(self) -> float:
@@ -107,13 +109,17 @@ def _frames_of(t: torch.Tensor) -> np.ndarray:
 
 def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv1", lossy: bool = False,
                batch: int = 4, trim: bool = False, embed_meta: bool = False, overwrite: bool = False,
-               progress: bool = True, precision: str = "auto", backend: str = "auto") -> VideoResult:
+               progress: bool = True, precision: str = "auto", backend: str = "auto",
+               refine_budget: float = VIDEO_REFINE_BUDGET) -> VideoResult:
     """Hide every frame of ``secret`` in the matching frame of ``cover`` and write ``output``.
 
     ``codec`` is ``ffv1`` (default), ``x264rgb`` or ``png`` — all bit-exact — or ``h264`` (lossy, only with
     ``lossy=True``: the secret degrades). ``embed_meta`` stores the secret's size, rate and length in the file's
     metadata so reveal can restore them — convenient, but a give-away to anyone who reads the metadata. ``key``:
-    as for :func:`deepstego.hide` (every frame is mixed under the same key).
+    as for :func:`deepstego.hide` (every frame is mixed under the same key). ``refine_budget``: the refinement
+    (:class:`~deepstego.refine.FrameRefiner`) may take this multiple of the network pass's time (0, the default:
+    the network pass alone). Which frames get a step depends on the time things take, so two refined hides of one
+    video may differ in the last bit.
     """
     if codec not in CODECS:
         raise DeepStegoError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
@@ -122,6 +128,11 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
     batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
     net = load_model(model)
     key = model_key(net, key)
+    refine_budget = limits.share("the refinement budget", refine_budget, limits.MAX_REFINE_BUDGET)
+    if refine_budget and not net.trainable:
+        raise DeepStegoError(f"{net.arch} has no differentiable reveal network to refine against: the refinement "
+                             "budget must be 0")
+    refiner = FrameRefiner(net, refine_budget, precision) if refine_budget else None
     backend = resolve_backend(backend, repeated=True)  # every frame the same size: compiling once pays
     ci, si = probe(cover), probe(secret)
     out = check_output(output, overwrite=overwrite, inputs=(cover, secret))
@@ -154,7 +165,8 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
                 if with_secret:
                     c = _stack([p[1] for p in with_secret])
                     s = _stack([p[2] for p in with_secret])
-                    stegos = iter(_frames_of(hide_tensor(net, c, s, key=key, precision=precision, backend=backend)))
+                    stegos = iter(_frames_of(hide_tensor(net, c, s, key=key, precision=precision, backend=backend,
+                                                         refiner=refiner)))
                 timings["network"] += time.perf_counter() - tick
                 tick = time.perf_counter()
                 for t, rgb, sec in pending:
@@ -190,7 +202,8 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
         out.unlink(missing_ok=True)
         raise DeepStegoError(f"{secret}: no secret frame fell inside the cover's timeline")
     return VideoResult(out, written, hidden, time.perf_counter() - start, dict(timings),
-                       secret_size=(si.width, si.height), frame_size=(ci.width, ci.height))
+                       secret_size=(si.width, si.height), frame_size=(ci.width, ci.height),
+                       refined=refiner.steps if refiner else 0)
 
 
 def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
