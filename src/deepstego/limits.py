@@ -37,23 +37,23 @@ def count(name: str, value, low: int, high: int) -> int:
 
 def share(name: str, value, high: float) -> float:
     """``value`` as a non-negative multiple, at most ``high``, or a one-line error naming ``name``."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise DeepStegoError(f"{name} must be a number, got {value!r}") from None
-    if not 0 <= value <= high:  # also refuses NaN
-        raise DeepStegoError(f"{name} must be 0 or more and at most {high:g}, got {value:g}")
-    return value
+    return _real(name, value, high, zero=True, unit="")
 
 
 def seconds(name: str, value, high: float) -> float:
     """``value`` as a duration in seconds, more than 0 and at most ``high``, or a one-line error naming ``name``."""
+    return _real(name, value, high, zero=False, unit=" seconds")
+
+
+def _real(name: str, value, high: float, *, zero: bool, unit: str) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise DeepStegoError(f"{name} must be a number of seconds, got {value!r}") from None
-    if not 0 < value <= high:  # also refuses NaN
-        raise DeepStegoError(f"{name} must be more than 0 and at most {high:,.0f} seconds, got {value:g}")
+        raise DeepStegoError(f"{name} must be a number{' of' + unit if unit else ''}, got {value!r}") from None
+    if not (0 <= value if zero else 0 < value) or not value <= high:  # also refuses NaN
+        low = "0 or more" if zero else "more than 0"
+        top = f"{high:g}" if not unit else f"{high:,.0f}{unit}"
+        raise DeepStegoError(f"{name} must be {low} and at most {top}, got {value:g}")
     return value
 
 

@@ -95,7 +95,7 @@ class FrameRefiner:
     def __init__(self, model: StegoModel, budget: float = VIDEO_REFINE_BUDGET, precision: str = "auto"):
         self.model, self.budget, self.precision = model, budget, precision
         self.network_seconds = self.refine_seconds = 0.0
-        self.steps = self.frames = 0
+        self.steps = 0
         self._delta = self._moments = self._last = None
 
     def __call__(self, cover: torch.Tensor, secret: torch.Tensor, stego: torch.Tensor, signs: torch.Tensor | None,
@@ -122,7 +122,6 @@ class FrameRefiner:
                 self.steps += 1
                 self._delta = x - start
             out.append(x)
-            self.frames += 1
         return torch.cat(out)
 
     def _step(self, cover, secret, x, key) -> torch.Tensor:
