@@ -59,6 +59,22 @@ def test_resume_matches_uninterrupted(train_folder, tmp_path):
         assert torch.allclose(a[k], b[k], atol=1e-6), k
 
 
+def test_resume_through_the_lossy_channel_matches_uninterrupted(train_folder, tmp_path):
+    """--channel runs (real JPEG and H.264 in the loop, a generator of their own) resume exactly too, and their
+    weights say they are robust."""
+    from deepstego.robust import is_robust
+
+    opts = {"width": 8, "factor": 4, "carrier": "all"}
+    kw = dict(arch_options=opts, precision="fp32", channel=True, epochs=2, steps_per_epoch=6)
+    straight = train(_cfg(train_folder, tmp_path / "a", **kw))
+    Trainer(_cfg(train_folder, tmp_path / "b", **kw)).run(stop_after_epoch=1)
+    resumed = train(_cfg(train_folder, tmp_path / "b", resume=True, **kw))
+    a, b = load_weights(straight), load_weights(resumed)
+    assert is_robust(a) and is_robust(b)
+    for k, v in a.state_dict().items():
+        assert torch.allclose(v, b.state_dict()[k], atol=1e-6), k
+
+
 def test_fine_tune_from_shipped_weights_skips_the_warm_ups(train_folder, tmp_path):
     from deepstego.models.weights import shipped_weights
 

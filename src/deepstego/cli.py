@@ -121,14 +121,27 @@ def cmd_hide(a) -> int:
     from .core import hide
     from .images import check_output, save_png
 
+    from .robust import JPEG_QUALITY, check_suffix, quality, save_stego
+
     if a.refine_budget is not None:
         raise DeepStegoError("--refine-budget applies to videos; for images, use --refine and --refine-seconds")
+    if a.crf is not None or a.codec is not None:
+        raise DeepStegoError("--crf and --codec apply to videos; a robust image stego takes --quality")
+    if a.quality is not None and not a.robust:
+        raise DeepStegoError("--quality sets a robust stego's JPEG quality: it needs --robust (other stego images "
+                             "are PNG, lossless)")
+    q = quality(JPEG_QUALITY if a.quality is None else a.quality)
     out = check_output(a.output, overwrite=a.overwrite, inputs=(a.cover, a.secret))
+    if a.robust:
+        check_suffix(out)
     key = _key(a)
     kw = {} if a.refine_seconds is None else {"refine_seconds": a.refine_seconds}
     stego = hide(a.cover, a.secret, model=a.model, key=key, precision=a.precision, backend=a.backend,
-                 refine=a.refine, progress=not a.quiet, **kw)
-    save_png(np.asarray(stego), out)
+                 refine=a.refine, progress=not a.quiet, robust=a.robust, **kw)
+    if a.robust:
+        save_stego(np.asarray(stego), out, q)
+    else:
+        save_png(np.asarray(stego), out)
     print(f"stego written to {out}")
     _fit_note(_image_size(a.secret), stego.size)
     return 0
@@ -159,11 +172,15 @@ def _hide_video(a) -> int:
         raise DeepStegoError("hide a video in a video, or an image in an image: the two inputs are of different kinds")
     if a.refine or a.refine_seconds is not None:
         raise DeepStegoError("--refine and --refine-seconds apply to images; for videos, use --refine-budget")
+    if a.quality is not None:
+        raise DeepStegoError("--quality sets a robust image's JPEG quality; for videos, use --crf")
     key = _key(a)
-    if a.lossy:
+    if a.lossy and not a.robust:
         print(f"deepstego: warning: lossy H.264 output degrades the hidden video (secret SSIM about "
               f"{LOSSY_SECRET_SSIM} on the test video, against 0.95+ for lossless output)", file=sys.stderr)
-    res = hide_video(a.cover, a.secret, a.output, model=a.model, key=key, codec=a.codec, lossy=a.lossy,
+    codec = a.codec or ("h264" if a.robust else "ffv1")
+    res = hide_video(a.cover, a.secret, a.output, model=a.model, key=key, codec=codec, lossy=a.lossy,
+                     robust=a.robust, crf=a.crf,
                      batch=a.batch, trim=a.trim, embed_meta=a.embed_meta, overwrite=a.overwrite,
                      progress=not a.quiet, precision=a.precision, backend=a.backend,
                      **({} if a.refine_budget is None else {"refine_budget": a.refine_budget}))
@@ -173,8 +190,10 @@ def _hide_video(a) -> int:
         _fit_note(res.secret_size, res.frame_size)
     if a.report:
         from .report.video import frame_report
+        from .robust import ROBUST_MODEL
 
-        summary = frame_report(a.cover, a.secret, res.path, a.report, model=a.model, key=key, precision=a.precision)
+        model = a.model or (ROBUST_MODEL if a.robust else None)
+        summary = frame_report(a.cover, a.secret, res.path, a.report, model=model, key=key, precision=a.precision)
         print(f"report in {a.report}: cover SSIM min {summary['min_cover_ssim']:.4f} mean "
               f"{summary['mean_cover_ssim']:.4f} | secret SSIM mean {summary['mean_secret_ssim']:.4f} "
               f"(revealed from the saved file)")
@@ -193,7 +212,7 @@ def cmd_reveal(a) -> int:
 
         res = reveal_video(a.stego, a.output, model=a.model, key=_key(a), lossless=a.lossless, size=a.size,
                            batch=a.batch, overwrite=a.overwrite, progress=not a.quiet, precision=a.precision,
-                           backend=a.backend)
+                           backend=a.backend, robust=a.robust)
         print(f"revealed video written to {res.path}: {res.frames} frames, {res.fps:.2f} frames/s")
         return 0
     import numpy as np
@@ -202,7 +221,8 @@ def cmd_reveal(a) -> int:
     from .images import check_output, save_png
 
     out = check_output(a.output, overwrite=a.overwrite, inputs=(a.stego,))
-    secret = reveal(a.stego, model=a.model, key=_key(a), size=a.size, precision=a.precision, backend=a.backend)
+    secret = reveal(a.stego, model=a.model, key=_key(a), size=a.size, precision=a.precision, backend=a.backend,
+                    robust=a.robust)
     save_png(np.asarray(secret), out)
     print(f"revealed secret written to {out}")
     return 0
@@ -249,7 +269,7 @@ def cmd_train(a) -> int:
     loss = LossConfig(kind=a.loss, beta=a.beta, ssim_weight=a.ssim_weight, cover_ramp_steps=ramp)
     cfg = TrainConfig(data=a.data, out=a.out, arch=a.arch, arch_options=arch_options, init=a.init,
                       teacher=a.teacher, teacher_weight=a.teacher_weight, adversary_weight=a.adversary_weight,
-                      size=a.size,
+                      channel=a.channel, size=a.size,
                       batch=a.batch, max_zoom=a.max_zoom, lr=a.lr, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
                       max_minutes=a.max_minutes, patience=a.patience, seed=a.seed, precision=a.precision,
                       quant_warmup_steps=quant_warmup, loss=loss, checkpoint_minutes=a.checkpoint_minutes, snapshot_minutes=a.snapshot_minutes,
@@ -410,6 +430,24 @@ def cmd_keygen(a) -> int:
     return 0
 
 
+def _robust_args(p: argparse.ArgumentParser, hide: bool) -> None:
+    from .robust import CRF, JPEG_QUALITY, ROBUST_MODEL
+
+    g = p.add_argument_group("robust mode (stego files that survive JPEG and H.264)")
+    if hide:
+        g.add_argument("--robust", action="store_true",
+                       help=f"hide with a model trained for lossy channels (default {ROBUST_MODEL}) and write an "
+                            f"ordinary lossy file: a JPEG (name it .jpg; or .png) or an H.264 yuv420p MP4")
+        g.add_argument("--quality", type=int, metavar="Q",
+                       help=f"--robust images: the stego JPEG's quality, 1-100 (default {JPEG_QUALITY})")
+        g.add_argument("--crf", type=int, metavar="N",
+                       help=f"H.264 videos: libx264's constant rate factor, 0-51 (default {CRF} with --robust)")
+    else:
+        g.add_argument("--robust", action="store_true",
+                       help=f"read a robust stego (a JPEG or H.264 file, also after someone re-encoded it) with a "
+                            f"robust model (default {ROBUST_MODEL})")
+
+
 def _video_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=4, help="video frames per network call")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -428,9 +466,11 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(h)
     _refine_arg(h)
     _key_args(h)
+    _robust_args(h, hide=True)
     v = h.add_argument_group("video")
-    v.add_argument("--codec", choices=("ffv1", "x264rgb", "png", "h264"), default="ffv1",
-                   help="stego video codec: ffv1 (MKV), x264rgb (qp 0) and png are bit-exact; h264 needs --lossy")
+    v.add_argument("--codec", choices=("ffv1", "x264rgb", "png", "h264"), default=None,
+                   help="stego video codec: ffv1 (MKV, the default), x264rgb (qp 0) and png are bit-exact; h264 "
+                        "needs --lossy (or --robust, which writes it)")
     v.add_argument("--lossy", action="store_true", help="allow a lossy stego video (the secret degrades)")
     v.add_argument("--trim", action="store_true", help="hide only the part of a longer secret that fits")
     v.add_argument("--embed-meta", action="store_true",
@@ -451,6 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--lossless", action="store_true", help="video: write FFV1 in MKV instead of H.264 MP4")
     _model_arg(r)
     _key_args(r)
+    _robust_args(r, hide=False)
     _video_common(r)
     r.set_defaults(func=cmd_reveal)
 
@@ -479,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keyed models: train a key-agnostic reveal network alongside and penalise what it, the "
                         "model's own reveal under wrong keys and the shipped keyless models read beyond chance, "
                         "with this weight (0: off)")
+    t.add_argument("--channel", action="store_true",
+                   help="robust training: each batch's stego goes through JPEG/H.264 (real and simulated), blur, "
+                        "noise or a rescale before the reveal (deepstego.channel)")
     t.add_argument("--size", type=int, default=128, help="crop size in px")
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--max-zoom", type=float, default=2.0,

@@ -29,6 +29,7 @@ from .models import StegoModel, create_model, list_models, model_entry
 from .backend import runner
 from .models.weights import load_weights, read_meta, shipped_weights
 from .precision import keep_freed_memory
+from .robust import lossless_note, robust_model
 from .refine import (REFINE_BETAS, REFINE_COVER_SSIM, REFINE_LR, REFINE_SECONDS, REFINE_STEPS,  # noqa: F401
                      FrameRefiner, refine_stego)
 
@@ -246,7 +247,8 @@ def model_key(model: StegoModel, key=None) -> Key | None:
 
 
 def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backend: str = "auto",
-         refine: int | None = None, refine_seconds: float | None = REFINE_SECONDS, progress: bool = False):
+         refine: int | None = None, refine_seconds: float | None = REFINE_SECONDS, progress: bool = False,
+         robust: bool = False):
     """Hide ``secret`` in ``cover``; returns the stego image, the cover's exact size, as the cover's kind.
 
     The secret is fitted inside the cover's size (aspect kept, mid-grey bars). ``key`` (a passphrase, bytes or a
@@ -254,9 +256,10 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backen
     the secret. ``refine`` steps of :func:`refine_stego` follow the network pass (default: :func:`default_refine`;
     0 is the fastest), cut short where they would take more than ``refine_seconds``
     (None: no limit). Save the result losslessly (PNG): any lossy step destroys the
-    hidden image.
+    hidden image — unless ``robust``: a robust model (default :data:`deepstego.robust.ROBUST_MODEL`) hides for
+    JPEG, and :func:`deepstego.robust.save_stego` writes its stego as one.
     """
-    model = load_model(model)
+    model = robust_model(model) if robust else load_model(model)
     k = model_key(model, key)
     c = load_rgb(cover, name="cover", strict=True)
     s = load_rgb(secret, name="secret", strict=False)
@@ -278,19 +281,20 @@ def default_refine(model: StegoModel) -> int:
 
 
 def reveal(stego, *, model=None, key=None, size: tuple[int, int] | None = None, precision: str = "auto",
-           backend: str = "auto", warn=None):
+           backend: str = "auto", warn=None, robust: bool = False):
     """Recover the secret from a stego image (as the stego's kind). ``size=(width, height)`` cuts away the bars
     the secret was fitted with and restores that size.
 
     A reveal cannot tell whether anything is hidden, nor whether ``key`` is the right one (nothing is stored in
     the stego): it returns what the network reads. ``warn(message)`` (default: a line on stderr) hears when the
-    stego is a lossily compressed file."""
+    stego is a lossily compressed file — or, with ``robust`` (a robust model, by default
+    :data:`deepstego.robust.ROBUST_MODEL`, which reads JPEGs), a lossless one."""
     if size is not None:
         size = limits.picture("the revealed size", *size)
-    model = load_model(model)
+    model = robust_model(model) if robust else load_model(model)
     k = model_key(model, key)
     if isinstance(stego, (str, os.PathLike)):
-        note = lossy_note(stego)
+        note = lossless_note(stego) if robust else lossy_note(stego)
         if note:
             (warn or _warn)(note)
     s = load_rgb(stego, name="stego", strict=True)

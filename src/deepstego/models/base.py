@@ -54,15 +54,16 @@ class StegoModel(nn.Module):
         return -(-height // m), -(-width // m)
 
     def forward(self, cover: torch.Tensor, secret: torch.Tensor, *, quant: str = "round",
-                signs: torch.Tensor | None = None) -> StegoOutput:
-        """Training pass; a keyed model without ``signs`` gets a fresh random key per example."""
+                signs: torch.Tensor | None = None, channel=None) -> StegoOutput:
+        """Training pass; a keyed model without ``signs`` gets a fresh random key per example; ``channel`` (a
+        callable such as :class:`deepstego.channel.Channel`) stands between the stored stego and the reveal."""
         if self.keyed and signs is None:
             from ..keys import random_signs
 
             signs = random_signs(len(cover), *self.key_grid(*cover.shape[-2:])).to(cover.device)
         key = (signs,) if self.keyed else ()  # keyless architectures take no signs
         stego = quantize(self.encode(cover, secret, *key), quant)
-        seen = stego
+        seen = stego if channel is None else channel(stego)
         if self.training and self.train_noise > 0:
             seen = stego + torch.randn_like(stego) * self.train_noise
         return StegoOutput(stego=stego, revealed=self.decode(seen, *key))

@@ -15,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from .. import limits
+from ..channel import Channel, real_jpeg
 from ..data import PairSampler, PhotoBank, fixed_pairs, list_images, split_by_photo
 from ..data.corpus import manifest_hash
 from ..errors import DeepStegoError, missing_extra
@@ -39,6 +40,7 @@ class TrainConfig:
     teacher: str | None = None  # a trained model whose stego the hider is pulled towards (any architecture)
     teacher_weight: float = 5.0  # weight of that pull at step 0; it fades linearly to 0 over the run
     adversary_weight: float = 0.0  # keyed models: weight of the key-agnostic adversary's penalty (0: none)
+    channel: bool = False  # robust models: every batch's stego through deepstego.channel (validation: JPEG q90)
     size: int = 128
     batch: int = 16
     lr: float = 1e-3
@@ -129,6 +131,7 @@ class Trainer:
                 raise DeepStegoError("--adversary-weight trains against a key-agnostic reader: it needs a keyed model")
             self.adversary = Adversary()
             self.public = public_readers()
+        self.channel = Channel(seed=self._sampler_seed()) if cfg.channel else None
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -182,6 +185,8 @@ class Trainer:
                  "torch_rng": torch.get_rng_state(), "sampler": json.dumps(self.sampler.state())}
         if self.adversary is not None:
             state["adversary"] = self.adversary.state()
+        if self.channel is not None:
+            state["channel"] = json.dumps(self.channel.rng.getstate())
         tmp = self.ckpt_path.with_suffix(".tmp")
         torch.save(state, tmp)
         tmp.replace(self.ckpt_path)
@@ -195,12 +200,19 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         if self.adversary is not None and "adversary" in state:
             self.adversary.load(state["adversary"])
+        if self.channel is not None and "channel" in state:
+            version, internal, gauss = json.loads(state["channel"])
+            self.channel.rng.setstate((version, tuple(internal), gauss))
         if self.rank == 0:
             self.sampler.set_state(json.loads(state["sampler"]))
         else:  # only rank 0's sampler is saved; the others continue from a fresh, step-dependent seed
             self.sampler.rng = np.random.default_rng(self._sampler_seed() + self.step)
 
     # -- validation ---------------------------------------------------------------------------------------------
+    def val_channel(self, stego: torch.Tensor) -> torch.Tensor:
+        """Robust runs are validated (and their best weights chosen) after a real JPEG at quality 90."""
+        return real_jpeg(stego, 90) if self.cfg.channel else stego
+
     @torch.no_grad()
     def validate(self) -> dict:
         self.model.eval()
@@ -209,7 +221,7 @@ class Trainer:
         for i in range(0, len(cover), self.cfg.batch):
             c, s = cover[i:i + self.cfg.batch], secret[i:i + self.cfg.batch]
             with self.autocast():
-                out = self.model(c, s, quant="round")
+                out = self.model(c, s, quant="round", channel=self.val_channel)
             losses.append(float(stego_loss(self.cfg.loss, c, s, out.stego, out.revealed)["total"]) * len(c))
             stegos.append(out.stego.float())
             reveals.append(out.revealed.float().clamp(0, 1))
@@ -334,7 +346,7 @@ class Trainer:
         secret = secret.contiguous(memory_format=torch.channels_last)
         quant = "noise" if self.step < cfg.quant_warmup_steps else "round"
         with self.autocast():
-            out = self.net(cover, secret, quant=quant)
+            out = self.net(cover, secret, quant=quant, channel=self.channel)
         loss = stego_loss(cfg.loss, cover, secret, out.stego, out.revealed, step=self.step)["total"]
         if self.teacher is not None:
             loss = loss + cfg.teacher_weight * (1 - self.progress()) * self.distillation(cover, secret, out.stego)

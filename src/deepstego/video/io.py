@@ -156,7 +156,7 @@ class VideoWriter:
     place by :meth:`commit`, deleted by :meth:`abort`, so no partial file is ever left under the final name."""
 
     def __init__(self, path: str | os.PathLike, codec: str, width: int, height: int, rate: Fraction, *,
-                 audio_from=None, metadata: dict | None = None):
+                 audio_from=None, metadata: dict | None = None, options: dict | None = None):
         self.path = Path(path)
         spec = CODECS[codec]
         if self.path.suffix.lower() not in spec.suffixes:
@@ -169,7 +169,7 @@ class VideoWriter:
         self.size = (width, height)
         try:
             self.container = av.open(str(self.tmp), "w", format=_format_for(self.path))
-            self.stream = self.container.add_stream(spec.name, rate=rate, options=dict(spec.options))
+            self.stream = self.container.add_stream(spec.name, rate=rate, options={**dict(spec.options), **(options or {})})
             self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, spec.pix_fmt
             # frame timestamps in 1/1000 s follow the cover's timing (variable frame rates included); the muxer may
             # change the stream's own time base when it writes the header, so keep ours

@@ -24,6 +24,7 @@ from .. import limits
 from ..backend import resolve_backend
 from ..core import hide_tensor, load_model, model_key, reveal_tensor
 from ..refine import VIDEO_REFINE_BUDGET, FrameRefiner
+from ..robust import CRF, PRESET, crf as check_crf, robust_model
 from ..errors import DeepStegoError
 from ..images import check_output, fit_letterbox, unletterbox
 from .io import CODECS, VideoInfo, VideoWriter, _open, _reason, decode, probe, upright
@@ -110,7 +111,7 @@ def _frames_of(t: torch.Tensor) -> np.ndarray:
 def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv1", lossy: bool = False,
                batch: int = 4, trim: bool = False, embed_meta: bool = False, overwrite: bool = False,
                progress: bool = True, precision: str = "auto", backend: str = "auto",
-               refine_budget: float = VIDEO_REFINE_BUDGET) -> VideoResult:
+               refine_budget: float = VIDEO_REFINE_BUDGET, robust: bool = False, crf: int | None = None) -> VideoResult:
     """Hide every frame of ``secret`` in the matching frame of ``cover`` and write ``output``.
 
     ``codec`` is ``ffv1`` (default), ``x264rgb`` or ``png`` — all bit-exact — or ``h264`` (lossy, only with
@@ -120,13 +121,24 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
     (:class:`~deepstego.refine.FrameRefiner`) may take this multiple of the network pass's time (0, the default:
     the network pass alone). Which frames get a step depends on the time things take, so two refined hides of one
     video may differ in the last bit.
+
+    ``robust``: a robust model (default :data:`deepstego.robust.ROBUST_MODEL`) hides for H.264, and the stego is
+    an H.264 yuv420p file at ``crf`` (default :data:`deepstego.robust.CRF`; ``codec`` must be ``h264``).
     """
     if codec not in CODECS:
         raise DeepStegoError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
-    if not CODECS[codec].lossless and not lossy:
+    if robust and codec != "h264":
+        raise DeepStegoError(f"a robust stego video is H.264 (yuv420p) for sharing; {codec} is lossless: drop "
+                             "--codec or --robust")
+    if crf is not None and codec != "h264":
+        raise DeepStegoError("--crf sets H.264's quality: it applies to --robust (or --codec h264 --lossy)")
+    if not CODECS[codec].lossless and not (lossy or robust):
         raise DeepStegoError(f"{codec} is lossy and destroys most of the hidden video; pass --lossy to use it anyway")
+    options = {"crf": str(check_crf(crf if crf is not None else CRF if robust else 18))}
+    if robust:
+        options["preset"] = PRESET
     batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
-    net = load_model(model)
+    net = robust_model(model) if robust else load_model(model)
     key = model_key(net, key)
     refine_budget = limits.share("the refinement budget", refine_budget, limits.MAX_REFINE_BUDGET)
     if refine_budget and not net.trainable:
@@ -152,7 +164,8 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
         vs = src.streams.video[0]
         vs.thread_type = "AUTO"
         audio = src.streams.audio[0] if src.streams.audio else None
-        with VideoWriter(out, codec, ci.width, ci.height, ci.rate, audio_from=audio, metadata=meta) as writer, \
+        with VideoWriter(out, codec, ci.width, ci.height, ci.rate, audio_from=audio, metadata=meta,
+                         options=options if codec == "h264" else None) as writer, \
                 tqdm(total=ci.frames, unit="frame", desc="hiding", disable=not progress, file=sys.stderr) as bar:
             pending: list[tuple[float, np.ndarray, np.ndarray | None]] = []
             t0 = None
@@ -208,20 +221,24 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
 
 def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
                  size: tuple[int, int] | None = None, batch: int = 4, overwrite: bool = False, progress: bool = True,
-                 precision: str = "auto", backend: str = "auto", warn=None) -> VideoResult:
+                 precision: str = "auto", backend: str = "auto", warn=None, robust: bool = False) -> VideoResult:
     """Recover the hidden video from ``stego`` into ``output`` (H.264 MP4 by default, FFV1 MKV with
     ``lossless``). ``size=(w, h)`` restores the secret's original size; metadata embedded at hiding time, if
-    any, supplies the size and the length."""
+    any, supplies the size and the length. ``robust``: read it with a robust model (default
+    :data:`deepstego.robust.ROBUST_MODEL`), as an H.264 file, perhaps re-encoded since."""
     batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
     if size is not None:
         size = limits.picture("the revealed size", *size)
-    net = load_model(model)
+    net = robust_model(model) if robust else load_model(model)
     key = model_key(net, key)
     backend = resolve_backend(backend, repeated=True)  # every frame the same size: compiling once pays
     info = probe(stego)
     out = check_output(output, overwrite=overwrite, inputs=(stego,))
     warn = warn or (lambda msg: print(f"deepstego: warning: {msg}", file=sys.stderr))
-    if not info.lossless:
+    if robust and info.lossless:
+        warn(f"{info.path} is stored losslessly ({info.codec} {info.pix_fmt}): if a non-robust model hid it, the "
+             "robust model reveals nothing of it (reveal it without --robust)")
+    elif not info.lossless and not robust:
         warn(f"{info.path} is stored with a lossy codec ({info.codec} {info.pix_fmt}); the revealed video will be "
              "degraded")
     meta = _read_meta(info)

