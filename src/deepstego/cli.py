@@ -120,7 +120,6 @@ def cmd_hide(a) -> int:
 
     from .core import hide
     from .images import check_output, save_png
-
     from .robust import JPEG_QUALITY, check_suffix, quality, save_stego
 
     if a.refine_budget is not None:
@@ -178,8 +177,7 @@ def _hide_video(a) -> int:
     if a.lossy and not a.robust:
         print(f"deepstego: warning: lossy H.264 output degrades the hidden video (secret SSIM about "
               f"{LOSSY_SECRET_SSIM} on the test video, against 0.95+ for lossless output)", file=sys.stderr)
-    codec = a.codec or ("h264" if a.robust else "ffv1")
-    res = hide_video(a.cover, a.secret, a.output, model=a.model, key=key, codec=codec, lossy=a.lossy,
+    res = hide_video(a.cover, a.secret, a.output, model=a.model, key=key, codec=a.codec, lossy=a.lossy,
                      robust=a.robust, crf=a.crf,
                      batch=a.batch, trim=a.trim, embed_meta=a.embed_meta, overwrite=a.overwrite,
                      progress=not a.quiet, precision=a.precision, backend=a.backend,

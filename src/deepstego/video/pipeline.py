@@ -108,13 +108,13 @@ def _frames_of(t: torch.Tensor) -> np.ndarray:
     return t.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv1", lossy: bool = False,
+def hide_video(cover, secret, output, *, model=None, key=None, codec: str | None = None, lossy: bool = False,
                batch: int = 4, trim: bool = False, embed_meta: bool = False, overwrite: bool = False,
                progress: bool = True, precision: str = "auto", backend: str = "auto",
                refine_budget: float = VIDEO_REFINE_BUDGET, robust: bool = False, crf: int | None = None) -> VideoResult:
     """Hide every frame of ``secret`` in the matching frame of ``cover`` and write ``output``.
 
-    ``codec`` is ``ffv1`` (default), ``x264rgb`` or ``png`` — all bit-exact — or ``h264`` (lossy, only with
+    ``codec`` is ``ffv1`` (default; ``h264`` with ``robust``), ``x264rgb`` or ``png`` — all bit-exact — or ``h264`` (lossy, only with
     ``lossy=True``: the secret degrades). ``embed_meta`` stores the secret's size, rate and length in the file's
     metadata so reveal can restore them — convenient, but a give-away to anyone who reads the metadata. ``key``:
     as for :func:`deepstego.hide` (every frame is mixed under the same key). ``refine_budget``: the refinement
@@ -125,6 +125,7 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
     ``robust``: a robust model (default :data:`deepstego.robust.ROBUST_MODEL`) hides for H.264, and the stego is
     an H.264 yuv420p file at ``crf`` (default :data:`deepstego.robust.CRF`; ``codec`` must be ``h264``).
     """
+    codec = codec or ("h264" if robust else "ffv1")
     if codec not in CODECS:
         raise DeepStegoError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
     if robust and codec != "h264":
@@ -134,9 +135,9 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
         raise DeepStegoError("--crf sets H.264's quality: it applies to --robust (or --codec h264 --lossy)")
     if not CODECS[codec].lossless and not (lossy or robust):
         raise DeepStegoError(f"{codec} is lossy and destroys most of the hidden video; pass --lossy to use it anyway")
-    options = {"crf": str(check_crf(crf if crf is not None else CRF if robust else 18))}
+    options = {} if crf is None else {"crf": str(check_crf(crf))}  # else the codec's own (h264: crf 18)
     if robust:
-        options["preset"] = PRESET
+        options = {"crf": str(CRF), "preset": PRESET, **options}
     batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
     net = robust_model(model) if robust else load_model(model)
     key = model_key(net, key)
@@ -165,7 +166,7 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str = "ffv
         vs.thread_type = "AUTO"
         audio = src.streams.audio[0] if src.streams.audio else None
         with VideoWriter(out, codec, ci.width, ci.height, ci.rate, audio_from=audio, metadata=meta,
-                         options=options if codec == "h264" else None) as writer, \
+                         options=options) as writer, \
                 tqdm(total=ci.frames, unit="frame", desc="hiding", disable=not progress, file=sys.stderr) as bar:
             pending: list[tuple[float, np.ndarray, np.ndarray | None]] = []
             t0 = None
