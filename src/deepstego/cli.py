@@ -43,7 +43,7 @@ def _stop(signum, frame):
 def _key_args(p: argparse.ArgumentParser) -> None:
     from .keys import ENV_VAR
 
-    g = p.add_argument_group("key (keyed models)")
+    g = p.add_argument_group("key (keyed models and robust images)")
     g.add_argument("--key-file", metavar="PATH",
                    help=f"read the key from this file (any bytes, up to 1 MB; 'deepstego keygen' makes one); "
                         f"or set {ENV_VAR}")
@@ -135,6 +135,8 @@ def cmd_hide(a) -> int:
         check_suffix(out)
     key = _key(a)
     kw = {} if a.refine_seconds is None else {"refine_seconds": a.refine_seconds}
+    if a.robust:
+        kw["quality"] = q
     stego = hide(a.cover, a.secret, model=a.model, key=key, precision=a.precision, backend=a.backend,
                  refine=a.refine, progress=not a.quiet, robust=a.robust, **kw)
     if a.robust:
@@ -429,21 +431,24 @@ def cmd_keygen(a) -> int:
 
 
 def _robust_args(p: argparse.ArgumentParser, hide: bool) -> None:
-    from .robust import CRF, JPEG_QUALITY, ROBUST_MODEL
+    from .robust import CRF, JPEG_QUALITY, ROBUST_CODEC, ROBUST_MODEL
 
     g = p.add_argument_group("robust mode (stego files that survive JPEG and H.264)")
     if hide:
         g.add_argument("--robust", action="store_true",
-                       help=f"hide with a model trained for lossy channels (default {ROBUST_MODEL}) and write an "
-                            f"ordinary lossy file: a JPEG (name it .jpg; or .png) or an H.264 yuv420p MP4")
+                       help=f"write an ordinary lossy file that survives re-encoding: images as a JPEG (name it .jpg; "
+                            f"or .png) carrying the secret as error-corrected bits ({ROBUST_CODEC}; with a key, "
+                            f"sealed by it), videos as an H.264 yuv420p MP4 from a model trained for lossy channels "
+                            f"(--model; {ROBUST_MODEL} is not shipped yet)")
         g.add_argument("--quality", type=int, metavar="Q",
                        help=f"--robust images: the stego JPEG's quality, 1-100 (default {JPEG_QUALITY})")
         g.add_argument("--crf", type=int, metavar="N",
                        help=f"H.264 videos: libx264's constant rate factor, 0-51 (default {CRF} with --robust)")
     else:
         g.add_argument("--robust", action="store_true",
-                       help=f"read a robust stego (a JPEG or H.264 file, also after someone re-encoded it) with a "
-                            f"robust model (default {ROBUST_MODEL})")
+                       help=f"read a robust stego (a JPEG or H.264 file, also after someone re-encoded it): images "
+                            f"with {ROBUST_CODEC} unless --model names a robust network; a wrong or missing key, or "
+                            f"an image changed too much, is an error (the payload carries a check)")
 
 
 def _video_common(p: argparse.ArgumentParser) -> None:

@@ -29,7 +29,7 @@ from .models import StegoModel, create_model, list_models, model_entry
 from .backend import runner
 from .models.weights import load_weights, read_meta, shipped_weights
 from .precision import keep_freed_memory
-from .robust import lossless_note, robust_model
+from .robust import hide_image, lossless_note, reveal_image, robust_model, uses_codec
 from .refine import (REFINE_BETAS, REFINE_COVER_SSIM, REFINE_LR, REFINE_SECONDS, REFINE_STEPS,  # noqa: F401
                      FrameRefiner, refine_stego)
 
@@ -248,7 +248,7 @@ def model_key(model: StegoModel, key=None) -> Key | None:
 
 def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backend: str = "auto",
          refine: int | None = None, refine_seconds: float | None = REFINE_SECONDS, progress: bool = False,
-         robust: bool = False):
+         robust: bool = False, quality: int | None = None):
     """Hide ``secret`` in ``cover``; returns the stego image, the cover's exact size, as the cover's kind.
 
     The secret is fitted inside the cover's size (aspect kept, mid-grey bars). ``key`` (a passphrase, bytes or a
@@ -256,9 +256,17 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backen
     the secret. ``refine`` steps of :func:`refine_stego` follow the network pass (default: :func:`default_refine`;
     0 is the fastest), cut short where they would take more than ``refine_seconds``
     (None: no limit). Save the result losslessly (PNG): any lossy step destroys the
-    hidden image — unless ``robust``: a robust model (default :data:`deepstego.robust.ROBUST_MODEL`) hides for
-    JPEG, and :func:`deepstego.robust.save_stego` writes its stego as one.
+    hidden image — unless ``robust``: the secret then travels as error-corrected bits that survive JPEG
+    (:func:`deepstego.robust.hide_image`; ``key`` optional, seals them; refinement does not apply; ``quality``:
+    the JPEG quality the stego will be saved at, which the bits must survive twice, default 90), or with a
+    robust ``model`` trained for lossy channels; :func:`deepstego.robust.save_stego` writes a JPEG or PNG.
     """
+    if robust and uses_codec(model):
+        if refine:
+            raise DeepStegoError("refinement applies to network hides; the robust image hider takes none")
+        c = load_rgb(cover, name="cover", strict=True)
+        s = fit_letterbox(load_rgb(secret, name="secret", strict=False), c.shape[1], c.shape[0])
+        return _like(cover, hide_image(c, s, resolve_key(key), **({} if quality is None else {"quality": quality})))
     model = robust_model(model) if robust else load_model(model)
     k = model_key(model, key)
     c = load_rgb(cover, name="cover", strict=True)
@@ -287,10 +295,14 @@ def reveal(stego, *, model=None, key=None, size: tuple[int, int] | None = None, 
 
     A reveal cannot tell whether anything is hidden, nor whether ``key`` is the right one (nothing is stored in
     the stego): it returns what the network reads. ``warn(message)`` (default: a line on stderr) hears when the
-    stego is a lossily compressed file — or, with ``robust`` (a robust model, by default
-    :data:`deepstego.robust.ROBUST_MODEL`, which reads JPEGs), a lossless one."""
+    stego is a lossily compressed file — or, with ``robust`` and a robust model, a lossless one. A robust reveal
+    with the default hider (:func:`deepstego.robust.reveal_image`) does know: a wrong key, or no payload, is an
+    error."""
     if size is not None:
         size = limits.picture("the revealed size", *size)
+    if robust and uses_codec(model):
+        out = reveal_image(load_rgb(stego, name="stego", strict=True), resolve_key(key))
+        return _like(stego, out if size is None else unletterbox(out, *size))
     model = robust_model(model) if robust else load_model(model)
     k = model_key(model, key)
     if isinstance(stego, (str, os.PathLike)):

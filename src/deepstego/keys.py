@@ -89,6 +89,10 @@ class Key:
     def __hash__(self) -> int:
         return hash(self._material)
 
+    def derive(self, label: bytes) -> bytes:
+        """32 bytes of key material for one purpose (``label``), independent of every other label's."""
+        return hashlib.shake_256(self._material + b"|derive|" + label).digest(KEY_BYTES)
+
     def signs(self, height: int, width: int) -> torch.Tensor:
         """1×18×height×width float ±1: the two sign diagonals of :func:`mix` at every carrier position (a
         function of the key and the carrier grid's size only)."""

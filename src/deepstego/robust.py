@@ -1,19 +1,23 @@
 """Robust mode: stego files that survive sharing — JPEG images and H.264 video.
 
-A robust model is one trained through the lossy channel (``deepstego train --channel``, :mod:`deepstego.channel`);
-its weights JSON says so in its recipe. Robust hides write ordinary lossy files (a JPEG at ``JPEG_QUALITY`` or a
-PNG; an H.264 yuv420p MP4 at ``CRF``), and robust reveals read them, also after someone else re-encoded them.
+Images are hidden by default with :data:`ROBUST_CODEC` (:func:`hide_image`): the secret travels as sealed,
+error-corrected bits (:mod:`deepstego.payload`, :mod:`deepstego.ecc`) in coefficients JPEG keeps
+(:mod:`deepstego.carrier`). A robust *model* is a network trained through the lossy channel (``deepstego train
+--channel``, :mod:`deepstego.channel`; its weights JSON says so in its recipe): the route for video, and for images
+with ``--model``. Robust hides write ordinary lossy files (a JPEG at ``JPEG_QUALITY`` or a PNG; an H.264 yuv420p
+MP4 at ``CRF``), and robust reveals read them, also after someone else re-encoded them.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from . import limits
+from . import carrier, ecc, limits, payload
 from .errors import DeepStegoError
 from .images import atomic_write, save_png
 
@@ -34,7 +38,12 @@ def robust_model(model=None):
     """The model a robust hide or reveal uses: ``model`` (default :data:`ROBUST_MODEL`), refused unless it was
     trained for lossy channels."""
     from .core import load_model
+    from .models.weights import shipped_weights
 
+    if model is None and ROBUST_MODEL not in shipped_weights():
+        raise DeepStegoError(f"robust video needs a network trained through the lossy channel ('deepstego train "
+                             f"--channel'); none is shipped yet ({ROBUST_MODEL} is still in training): give its "
+                             f"weights with --model")
     net = load_model(model or ROBUST_MODEL)
     if not is_robust(net):
         name = model if isinstance(model, (str, os.PathLike)) else net.arch
@@ -82,3 +91,102 @@ def lossless_note(path: str | os.PathLike) -> str | None:
         return None
     return (f"{path} is a lossless {kind} file: if a non-robust model hid it, the robust model reveals nothing of "
             "it (reveal it without --robust)")
+
+
+# ---- the robust image hider: the secret as sealed, error-corrected bits in the cover's luma ----------------------
+
+ROBUST_CODEC = "avif-qim"
+COVER_SSIM = 0.975  # a robust image hide spends the cover down to this SSIM (before any JPEG) on the payload
+_C2 = (0.03 * 255) ** 2  # SSIM's contrast constant: the noise a flat block hides is about this much variance
+VERIFY_QUALITY = JPEG_QUALITY  # a hide checks that its payload survives two JPEG re-saves at this quality
+
+
+def uses_codec(model) -> bool:
+    """Whether a robust hide or reveal with ``model`` means the robust image hider (the default) rather than a
+    network trained through the lossy channel."""
+    return model is None or model == ROBUST_CODEC
+
+
+def _jpeg_twice(image: np.ndarray, q: int = VERIFY_QUALITY) -> np.ndarray:
+    for _ in range(2):
+        buf = io.BytesIO()
+        Image.fromarray(image, "RGB").save(buf, format="JPEG", quality=q)
+        with Image.open(buf) as im:
+            image = np.asarray(im.convert("RGB"))
+    return image
+
+
+def _cover_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    from .images import to_tensor
+    from .metrics import ssim
+
+    return float(ssim(to_tensor(a), to_tensor(b)).mean())
+
+
+def _strength(cover: np.ndarray, seed: bytes, n: int) -> np.ndarray:
+    """Per-block embedding strength: proportional to sqrt(variance + C2) (busy blocks hide more), scaled by
+    bisection so the stego keeps :data:`COVER_SSIM`."""
+    weight = np.sqrt((carrier.block_variance(cover) + _C2) / _C2)
+    bits = np.random.default_rng(0).integers(0, 2, n)
+    lo, hi = 0.0, 1.0 / float(weight.min())  # hi: every block at full strength
+    if _cover_ssim(cover, carrier.embed(cover, bits, seed, carrier.LAYOUT, np.clip(hi * weight, 0, 1))) >= COVER_SSIM:
+        return np.ones_like(weight)
+    for _ in range(7):
+        mid = (lo + hi) / 2
+        stego = carrier.embed(cover, bits, seed, carrier.LAYOUT, np.clip(mid * weight, 0, 1))
+        lo, hi = (mid, hi) if _cover_ssim(cover, stego) >= COVER_SSIM else (lo, mid)
+    return np.clip(lo * weight, 0, 1)
+
+
+def _survives(cover: np.ndarray, frame_bits: np.ndarray, n: int, seed: bytes, strength, q: int = VERIFY_QUALITY
+              ) -> np.ndarray | None:
+    """The stego carrying ``frame_bits`` if its payload decodes after two JPEG re-saves at quality ``q``, else
+    None."""
+    stego = carrier.embed(cover, ecc.encode(frame_bits, n), seed, carrier.LAYOUT, strength)
+    bits, conf = carrier.extract(_jpeg_twice(stego, q), seed, carrier.LAYOUT, n)
+    got = ecc.decode(bits, conf, len(frame_bits))
+    return stego if got is not None and np.array_equal(got, frame_bits) else None
+
+
+def hide_image(cover: np.ndarray, secret: np.ndarray, key=None, quality: int = VERIFY_QUALITY) -> np.ndarray:
+    """Hide ``secret`` (H×W×3 uint8, the cover's size) in ``cover`` for lossy channels; returns the stego (uint8).
+
+    The cover's luma carries an LDPC-protected, sealed AVIF of the secret (:mod:`deepstego.carrier`,
+    :mod:`deepstego.ecc`, :mod:`deepstego.payload`), spread by block texture so the cover keeps SSIM
+    :data:`COVER_SSIM`; the code rate is the highest whose payload the hide itself reads back after two JPEG re-saves
+    at ``quality`` (the stego's own JPEG quality, at most :data:`VERIFY_QUALITY`: a higher one loses less), and the
+    AVIF the best that fits it."""
+    q = min(quality, VERIFY_QUALITY)
+    h, w = cover.shape[:2]
+    n = carrier.LAYOUT.capacity(h, w)
+    seed = (key or payload.PUBLIC).derive(b"carrier")
+    if ecc.info_bits(n, ecc.RATES[0]) // 8 <= payload.OVERHEAD + 64:
+        raise DeepStegoError(f"a {w}×{h} cover is too small to carry a secret robustly; use one of at least 128×128")
+    strength = _strength(cover, seed, n)
+    probe = np.random.default_rng(1)
+    for rate in sorted(ecc.RATES, reverse=True):
+        k = ecc.info_bits(n, rate)
+        if _survives(cover, probe.integers(0, 2, k).astype(np.uint8), n, seed, strength, q) is None:
+            continue  # random bits stand in for the sealed frame, which looks random too
+        frame = payload.seal(payload.compress(secret, k // 8 - payload.OVERHEAD), k // 8, key)
+        stego = _survives(cover, np.unpackbits(np.frombuffer(frame, np.uint8)), n, seed, strength, q)
+        if stego is not None:
+            return stego
+    raise DeepStegoError("this cover cannot carry a secret robustly: even the most redundant code does not survive "
+                         "a JPEG re-save (a very flat or saturated cover?); choose a more textured cover")
+
+
+def reveal_image(stego: np.ndarray, key=None) -> np.ndarray:
+    """The secret :func:`hide_image` put in ``stego`` (H×W×3 uint8, perhaps re-encoded since), at the stego's size.
+    A wrong or missing key, or a file changed too much, is a :class:`DeepStegoError`: the payload's tag tells."""
+    h, w = stego.shape[:2]
+    n = carrier.LAYOUT.capacity(h, w)
+    bits, conf = carrier.extract(stego, (key or payload.PUBLIC).derive(b"carrier"), carrier.LAYOUT, n)
+    for rate in ecc.RATES:
+        info = ecc.decode(bits, conf, ecc.info_bits(n, rate))
+        data = None if info is None else payload.open_frame(np.packbits(info).tobytes(), key)
+        if data is not None:
+            return payload.decompress(data, (w, h))
+    raise DeepStegoError("no robust secret found: the key is wrong or missing (a keyed hide needs the same key), or "
+                         "the image was changed too much since (resized, cropped, or re-encoded well below JPEG "
+                         "quality 90)")
