@@ -113,7 +113,7 @@ def test_twenty_concurrent_image_requests(server, small_pair, app_tmp):
     cover, secret = small_pair
 
     def one(_):
-        return client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v1", 10, "",
+        return client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v1", 10, "", False,
                               api_name="/hide_image")
 
     started = time.time()
@@ -138,11 +138,11 @@ def test_keyed_model_through_the_app(server, small_pair):
 
     client = Client(server, verbose=False)
     cover, secret = small_pair
-    res = client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-k2", 0, "app key",
+    res = client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-k2", 0, "app key", False,
                          api_name="/hide_image")
     fitted = np.asarray(Image.open(secret).convert("RGB"))
     def reveal(key: str) -> str:  # the Reveal tab answers with updates of its image and video outputs
-        image = client.predict(handle_file(res[1]), "dsnet-k2", key, api_name="/reveal")[0]
+        image = client.predict(handle_file(res[1]), "dsnet-k2", key, False, api_name="/reveal")[0]
         return image["value"] if isinstance(image, dict) else image
 
     right, wrong = reveal("app key"), reveal("not the key")
@@ -150,7 +150,29 @@ def test_keyed_model_through_the_app(server, small_pair):
     bad = image_metrics(fitted, np.asarray(Image.open(wrong).convert("RGB")))["ssim"]
     assert ok > 0.8 and bad < ok - 0.4, (ok, bad)
     with pytest.raises(Exception, match="keyed model"):
-        client.predict(handle_file(res[1]), "dsnet-k2", "", api_name="/reveal")
+        client.predict(handle_file(res[1]), "dsnet-k2", "", False, api_name="/reveal")
+
+
+def test_robust_image_through_the_app(server, tmp_path):
+    """The robust choice of the Image and Reveal tabs: a JPEG download that, re-saved by Pillow, still reveals with
+    the right key; another key is a readable page error."""
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False)
+    cover, secret = tmp_path / "cover.png", tmp_path / "secret.png"
+    Image.fromarray(square(skimage_photo("coffee.png"), 192)).save(cover)
+    Image.fromarray(square(skimage_photo("chelsea.png"), 192)).save(secret)
+    res = client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v2", 14, "app key", True,
+                         api_name="/hide_image")
+    with Image.open(res[1]) as im:
+        assert im.format == "JPEG"
+        im.convert("RGB").save(tmp_path / "shared.jpg", format="JPEG", quality=90)
+    image = client.predict(handle_file(str(tmp_path / "shared.jpg")), "dsnet-v2", "app key", True,
+                           api_name="/reveal")[0]
+    got = np.asarray(Image.open(image["value"] if isinstance(image, dict) else image).convert("RGB"))
+    assert image_metrics(np.asarray(Image.open(secret).convert("RGB")), got)["ssim"] > 0.6
+    with pytest.raises(Exception, match="no robust secret"):
+        client.predict(handle_file(str(tmp_path / "shared.jpg")), "dsnet-v2", "not the key", True, api_name="/reveal")
 
 
 @pytest.mark.browser

@@ -165,6 +165,9 @@ def test_robust_image_bad_covers(tmp_path):
     cover, secret = _pair_files(tmp_path, 128)
     _assert_clean_failure(run_cli("hide", cover, secret, "-o", out, "--robust", "--refine", "5"), out,
                           contains="refinement")
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((1200, 2000, 3), np.uint8)).save(big)
+    _assert_clean_failure(run_cli("hide", big, secret, "-o", out, "--robust"), out, contains="megapixels")
 
 
 @needs_model

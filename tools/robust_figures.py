@@ -187,6 +187,26 @@ def write_card(rows: list[dict], source: str) -> None:
     (weights / f"{ROBUST_MODEL}.md").write_text("\n".join(lines) + "\n")
 
 
+def table(rows: list[dict]) -> str:
+    """The README's table: per hider and size, the cover as hidden and after Pillow's q90 re-save, and the secret
+    after each re-save."""
+    out = ["| hider | size | cover SSIM as hidden | cover SSIM after q90 re-save | secret SSIM after re-save at q95 / "
+           "q90 / q75 / 0.75× resize | revealed anything (of 9) q95 / q90 / q75 / resize |", "|---|---|---|---|---|---|"]
+    done = []
+    for r in rows:
+        if r["kind"] != "image" or (r["model"], r["size"]) in done:
+            continue
+        done.append((r["model"], r["size"]))
+        by = {x["channel"]: x for x in rows if x["kind"] == "image" and (x["model"], x["size"]) == done[-1]}
+        chans = ("jpeg95", "jpeg90", "jpeg75", "resize0.75")
+        alone = r["model"] == ALONE
+        secret = "–" if alone else " / ".join(f"{by[c]['secret_ssim']:.3f}" for c in chans)
+        decoded = "–" if alone else " / ".join(str(by[c]["revealed"]) for c in chans)
+        out.append(f"| {r['model']} | {r['size']} | {by['as hidden']['cover_ssim']:.4f} | "
+                   f"{by['jpeg90']['cover_ssim']:.4f} | {secret} | {decoded} |")
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images-only", action="store_true")
@@ -194,15 +214,20 @@ def main() -> None:
     p.add_argument("--card", action="store_true", help=f"also write {ROBUST_MODEL}'s card from these figures")
     p.add_argument("--net", default="checkpoints/robust/best.safetensors",
                    help="a network trained through the lossy channel, measured beside the robust image hider")
+    p.add_argument("--table-only", action="store_true", help="print the README table from --json, measuring nothing")
     a = p.parse_args()
+    if a.table_only:
+        print(table(json.loads(Path(a.json).read_text())), end="")
+        return
     models = [(ALONE, None, False, None), (ROBUST_CODEC, None, True, None),
-              *([(f"robust net {Path(a.net).parent.name}", a.net, True, None)] if Path(a.net).exists() else []),
+              *([(f"robust net ({Path(a.net).parent.name}, not shipped)", a.net, True, None)] if Path(a.net).exists() else []),
               ("dsnet-v2", "dsnet-v2", False, None), ("lsb:4", "lsb:4", False, None)]
     with tempfile.TemporaryDirectory() as tmp:
         rows = image_rows(Path(tmp), models)
         if not a.images_only:
             rows += video_rows(Path(tmp))
     Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")
+    print(table(rows), end="")
     if a.card:
         write_card(rows, a.json)
 

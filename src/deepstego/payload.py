@@ -52,27 +52,53 @@ def _inflate(data: bytes) -> bytes:
     return d.decompress(data) + d.flush()
 
 
-def _avif(image: np.ndarray, quality: int) -> bytes:
+#: AVIF encoder settings a hide tries, keeping the one whose decoded secret has the highest SSIM: 4:4:4 tuned for
+#: SSIM gains 0.006 mean SSIM on the evaluation photos at 1.9 kB, but not on every photo
+SETTINGS = ({"subsampling": "4:2:0"}, {"subsampling": "4:4:4", "advanced": [("tune", "ssim")]})
+
+
+def _avif(image: np.ndarray, quality: int, settings: dict, speed: int = AVIF_SPEED) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(image, "RGB").save(buf, format="AVIF", quality=quality, speed=AVIF_SPEED, subsampling="4:2:0")
+    Image.fromarray(image, "RGB").save(buf, format="AVIF", quality=quality, speed=speed, **settings)
     return _deflate(buf.getvalue())
 
 
+def _largest(fits, lo: int, hi: int) -> int:
+    """The largest quality in lo…hi for which ``fits`` holds, given that it holds at lo - 1 and fails at hi + 1."""
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if fits(mid) else (lo, mid - 1)
+    return hi
+
+
+def _fit(image: np.ndarray, room: int, settings: dict) -> bytes | None:
+    """The highest-quality AVIF of ``image`` in at most ``room`` bytes, or None. The quality is bracketed with the
+    encoder's fastest setting (files a few percent larger, so its answer fits at :data:`AVIF_SPEED` too) and
+    settled within 8 steps above that at :data:`AVIF_SPEED`."""
+    if len(_avif(image, 0, settings)) > room:
+        return None
+    quick = _largest(lambda q: len(_avif(image, q, settings, speed=10)) <= room, 1, 100)
+    q = _largest(lambda q: len(_avif(image, q, settings)) <= room, quick + 1, min(100, quick + 8))
+    while len(data := _avif(image, q, settings)) > room:  # the fast setting's answer did not fit after all
+        q -= 1
+    return data
+
+
 def compress(secret: np.ndarray, room: int) -> bytes:
-    """The H×W×3 uint8 ``secret`` as at most ``room`` bytes: the highest AVIF quality that fits, at the secret's
-    size or, failing that, at half, a quarter… of it (down to 16 px a side)."""
-    image = secret
+    """The H×W×3 uint8 ``secret`` as at most ``room`` bytes: the highest AVIF quality that fits (of
+    :data:`SETTINGS`, the one that decodes closest to the secret in SSIM), at the secret's size or, failing that,
+    at half, a quarter… of it (down to 16 px a side)."""
+    from .images import to_tensor
+    from .metrics import ssim
+
+    def score(data: bytes) -> float:
+        return float(ssim(to_tensor(secret), to_tensor(decompress(data, size))).mean())
+
+    image, size = secret, (secret.shape[1], secret.shape[0])
     while min(image.shape[:2]) >= MIN_SIDE:
-        if len(smallest := _avif(image, 0)) <= room:
-            lo, hi, best = 1, 100, smallest
-            while lo <= hi:  # the largest quality that fits
-                mid = (lo + hi) // 2
-                data = _avif(image, mid)
-                if len(data) <= room:
-                    best, lo = data, mid + 1
-                else:
-                    hi = mid - 1
-            return best
+        fits = [d for d in (_fit(image, room, s) for s in SETTINGS) if d is not None]
+        if fits:
+            return max(fits, key=score)
         h, w = image.shape[:2]
         image = np.asarray(Image.fromarray(image).resize((max(1, w // 2), max(1, h // 2)), Image.Resampling.LANCZOS))
     raise DeepStegoError(f"the cover is too small to carry a secret robustly (room for {room} bytes); use a larger "

@@ -24,6 +24,7 @@ from ..errors import DeepStegoError, missing_extra
 from ..images import fit_letterbox, load_rgb, save_png, to_tensor
 from ..metrics import image_metrics
 from ..models.weights import read_meta, shipped_weights
+from ..robust import JPEG_QUALITY, save_stego
 from ..report import comparison_grid
 from ..video.io import is_video_path, probe
 
@@ -128,28 +129,33 @@ def _key(text: str | None):
 
 
 def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Limits, refine: int | None = None,
-                key: str | None = None):
+                key: str | None = None, robust: bool = False):
     cover_p, secret_p = _upload_path(cover_file, "a cover image"), _upload_path(secret_file, "a secret image")
     for p, what in ((cover_p, "cover"), (secret_p, "secret")):
         _check_size(p, limits, what)
     with work.request_dir() as d:
         try:
-            model = load_model(model_name or None)
             k = _key(key)
             cover = load_rgb(cover_p, name="the cover", strict=True)
             fitted = fit_letterbox(load_rgb(secret_p, name="the secret", strict=False), cover.shape[1],
                                    cover.shape[0])
-            steps, note = _refine_steps(refine, model, cover, limits)
-            stego = hide(cover, fitted, model=model, key=k, refine=steps)
-            out = d / "stego.png"
-            save_png(stego, out)
+            if robust:  # the robust image hider: no model, no refinement; a JPEG download
+                note = f"  \nRobust: a JPEG at quality {JPEG_QUALITY} that survives a re-save at that quality."
+                stego = hide(cover, fitted, key=k, robust=True)
+                out = save_stego(stego, d / "stego.jpg")
+            else:
+                model = load_model(model_name or None)
+                steps, note = _refine_steps(refine, model, cover, limits)
+                stego = hide(cover, fitted, model=model, key=k, refine=steps)
+                out = d / "stego.png"
+                save_png(stego, out)
             stego_back = np.asarray(Image.open(out).convert("RGB"))  # reveal what the download holds
-            revealed = reveal(stego_back, model=model, key=k)
+            revealed = reveal(stego_back, key=k, robust=True) if robust else reveal(stego_back, model=model, key=k)
         except DeepStegoError as exc:
             raise _fail(exc) from None
         cm, sm = image_metrics(cover, stego_back), image_metrics(fitted, revealed)
-        figures = (_figures("Cover vs stego", cm) + "  \n" + _figures("Secret vs revealed (from the saved PNG)", sm)
-                   + note)
+        figures = (_figures("Cover vs stego", cm) + "  \n"
+                   + _figures(f"Secret vs revealed (from the saved {'JPEG' if robust else 'PNG'})", sm) + note)
         t = [to_tensor(a) for a in (cover, fitted, stego_back, revealed)]
         strip = comparison_grid(*t)
         yield (stego_back, str(out), revealed, figures, _noise_graph(cover, stego_back, "cover vs stego"),
@@ -190,7 +196,8 @@ def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Li
                str(d / "report" / "cover_ssim.png"), str(d / "report" / "secret_ssim.png"))
 
 
-def reveal_file(stego_file, model_name, work: Workspace, limits: Limits, key: str | None = None):
+def reveal_file(stego_file, model_name, work: Workspace, limits: Limits, key: str | None = None,
+                robust: bool = False):
     from ..video import reveal_video
 
     path = _upload_path(stego_file, "a stego image or video")
@@ -202,7 +209,7 @@ def reveal_file(stego_file, model_name, work: Workspace, limits: Limits, key: st
                 out = reveal_video(path, d / "revealed.mp4", model=model_name or None, key=k)
                 yield gr.update(value=None, visible=False), gr.update(value=str(out.path), visible=True)
                 return
-            revealed = reveal(path, model=model_name or None, key=k)
+            revealed = reveal(path, key=k, robust=True) if robust else reveal(path, model=model_name or None, key=k)
         except DeepStegoError as exc:
             raise _fail(exc) from None
         yield gr.update(value=np.asarray(revealed), visible=True), gr.update(value=None, visible=False)
@@ -226,6 +233,12 @@ def _key_field(elem_id: str):
                       elem_id=elem_id, max_length=1024)
 
 
+def _robust_field(elem_id: str):
+    return gr.Checkbox(label="Robust image: survives a JPEG re-save (the secret travels as error-corrected bits; the "
+                             "model and refinement do not apply; with a key, only that key reveals it)", value=False,
+                       elem_id=elem_id)
+
+
 def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
     """Build the Blocks app (does not start it)."""
     if gr is None:
@@ -245,22 +258,23 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
                                label="Refinement steps (networks only; more: better secret, slower; 0: network pass "
                                      "only)", elem_id="img-refine")
             ikey = _key_field("img-key")
+            irobust = _robust_field("img-robust")
             go = gr.Button("Hide", variant="primary", elem_id="img-hide")
             with gr.Row():
                 stego_img = gr.Image(label="Stego", format="png", interactive=False, elem_id="img-stego")
                 revealed_img = gr.Image(label="Revealed secret", format="png", interactive=False,
                                         elem_id="img-revealed")
-            stego_png = gr.File(label="Stego PNG (download)", interactive=False, elem_id="img-stego-file")
+            stego_png = gr.File(label="Stego PNG, or JPEG when robust (download)", interactive=False, elem_id="img-stego-file")
             figures = gr.Markdown(elem_id="img-figures")
             with gr.Row():
                 noise_c = gr.Image(label="Noise graph: cover", format="png", interactive=False)
                 noise_s = gr.Image(label="Noise graph: secret", format="png", interactive=False)
             strip = gr.Image(label="cover · secret · stego · revealed · |cover diff|×10 · |secret diff|×10",
                              format="png", interactive=False)
-            def run_image(c, s, m, r, k):  # generators (see the module docstring): a lambda would hide that
-                yield from hide_images(c, s, m, work, limits, r, k)
+            def run_image(c, s, m, r, k, rb):  # generators (see the module docstring): a lambda would hide that
+                yield from hide_images(c, s, m, work, limits, r, k, rb)
 
-            go.click(run_image, [cover, secret, model, refine, ikey],
+            go.click(run_image, [cover, secret, model, refine, ikey, irobust],
                      [stego_img, stego_png, revealed_img, figures, noise_c, noise_s, strip], api_name="hide_image")
         with gr.Tab("Video", id="video"):
             with gr.Row():
@@ -283,15 +297,16 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
             vgo.click(run_video, [vcover, vsecret, model, vkey], [vstego, vpreview, vrevealed, vtext, vchart_c, vchart_s],
                       api_name="hide_video")
         with gr.Tab("Reveal", id="reveal"):
-            rfile = gr.File(label="Stego image (PNG) or video", elem_id="rev-file")
+            rfile = gr.File(label="Stego image (PNG, or JPEG when robust) or video", elem_id="rev-file")
             rkey = _key_field("rev-key")
+            rrobust = _robust_field("rev-robust")
             rgo = gr.Button("Reveal", variant="primary", elem_id="rev-go")
             rimg = gr.Image(label="Revealed secret", format="png", interactive=False, elem_id="rev-image")
             rvid = gr.Video(label="Revealed secret video", interactive=False, visible=False, elem_id="rev-video")
-            def run_reveal(f, m, k):
-                yield from reveal_file(f, m, work, limits, k)
+            def run_reveal(f, m, k, rb):
+                yield from reveal_file(f, m, work, limits, k, rb)
 
-            rgo.click(run_reveal, [rfile, model, rkey], [rimg, rvid], api_name="reveal")
+            rgo.click(run_reveal, [rfile, model, rkey, rrobust], [rimg, rvid], api_name="reveal")
         with gr.Accordion("About", open=False):
             gr.Markdown(about_text())
     # two cores: one job at a time uses both; others wait in the queue
