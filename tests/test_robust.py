@@ -97,30 +97,38 @@ def test_robust_image_survives_someone_elses_jpeg(tmp_path):
     assert _ssim_files(secret, tmp_path / "r2.png") < rv - 0.2
 
 
-def test_robust_image_costs_the_cover_little_before_any_jpeg():
-    from deepstego import robust
-
-    cover, secret = square(skimage_photo("coffee.png"), 256), square(skimage_photo("chelsea.png"), 256)
-    stego = robust.hide_image(cover, secret)
-    assert float(ssim(to_tensor(cover), to_tensor(stego))) >= robust.COVER_SSIM - 0.002
-    assert float(ssim(to_tensor(secret), to_tensor(robust.reveal_image(stego)))) > 0.65
-
-
 def test_robust_keyed_image_only_the_key_reveals(tmp_path):
-    cover, secret = _pair_files(tmp_path)
+    cover, secret = _pair_files(tmp_path, 128)
     key, other = tmp_path / "k", tmp_path / "other"
-    run_cli("keygen", "-o", key, check=True)
-    run_cli("keygen", "-o", other, check=True)
+    key.write_text("correct horse battery staple\n")
+    other.write_text("correct horse battery stapler\n")
     stego = tmp_path / "stego.jpg"
     run_cli("hide", cover, secret, "-o", stego, "--robust", "--key-file", key, check=True)
     shared = _resave_jpeg(stego, tmp_path / "shared.jpg")
     out = tmp_path / "revealed.png"
     run_cli("reveal", shared, "-o", out, "--robust", "--key-file", key, check=True)
-    assert _ssim_files(secret, out) > 0.65
+    assert _ssim_files(secret, out) > 0.5
     for args in (["--key-file", other], []):  # another key, or none: the payload's tag refuses, nothing written
         bad = tmp_path / "bad.png"
         _assert_clean_failure(run_cli("reveal", shared, "-o", bad, "--robust", *args), bad,
                               contains="no robust secret found")
+
+
+def test_robust_twenty_wrong_keys_reveal_nothing():
+    """The stego as hidden keeps the cover's SSIM target; after two q90 saves the key reveals the secret, and none
+    of 20 random wrong keys (issue 15's attack a), nor no key, gets anything out."""
+    from deepstego import robust
+    from deepstego.errors import DeepStegoError
+    from deepstego.keys import Key
+
+    cover, secret = square(skimage_photo("coffee.png"), 128), square(skimage_photo("chelsea.png"), 128)
+    hidden = robust.hide_image(cover, secret, Key.for_seed(0))
+    assert float(ssim(to_tensor(cover), to_tensor(hidden))) >= robust.COVER_SSIM - 0.002
+    stego = robust._jpeg(hidden, 90, 90)
+    assert float(ssim(to_tensor(secret), to_tensor(robust.reveal_image(stego, Key.for_seed(0))))) > 0.5
+    for key in [None, *map(Key.for_seed, range(1, 21))]:
+        with pytest.raises(DeepStegoError, match="no robust secret found"):
+            robust.reveal_image(stego, key)
 
 
 def test_robust_payload_is_sealed():

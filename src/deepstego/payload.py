@@ -111,7 +111,7 @@ def decompress(data: bytes, size: tuple[int, int]) -> np.ndarray:
         im = im.convert("RGB")
         if im.size != size:
             im = im.resize(size, Image.Resampling.BICUBIC)
-        return np.asarray(im)
+        return np.array(im)  # writable: callers hand it to torch
 
 
 def _keystream(key: Key, nonce: bytes, n: int) -> np.ndarray:

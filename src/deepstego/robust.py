@@ -185,15 +185,17 @@ def hide_image(cover: np.ndarray, secret: np.ndarray, key=None, quality: int = V
     q = min(quality, VERIFY_QUALITY)
     h, w = cover.shape[:2]
     n = carrier.LAYOUT.capacity(h, w)
-    seed = (key or payload.PUBLIC).derive(b"carrier")
     if h * w > MAX_PIXELS:
         raise DeepStegoError(f"a robust image hide takes covers up to {MAX_PIXELS / 1e6:.1f} megapixels (1920×1080); "
                              f"this one is {w}×{h}: scale it down first")
     if ecc.info_bits(n, ecc.RATES[0]) // 8 <= payload.OVERHEAD + 64:
         raise DeepStegoError(f"a {w}×{h} cover is too small to carry a secret robustly; use one of at least 128×128")
+    seed = (key or payload.PUBLIC).derive(b"carrier")
     strength = _strength(cover, seed, n)
     start = _rate_index(cover, n, seed, strength, q)
-    for i in sorted({start, start - 1, start - 2, 0} - {-1, -2, -3}, reverse=True):  # more redundancy if too bold
+    # the estimated rate, then up to two steps more redundant, then the most redundant of all
+    tries = sorted({max(start - step, 0) for step in (0, 1, 2)} | {0}, reverse=True) if start >= 0 else []
+    for i in tries:
         k = ecc.info_bits(n, ecc.RATES[i])
         frame = payload.seal(payload.compress(secret, k // 8 - payload.OVERHEAD), k // 8, key)
         stego = _survives(cover, np.unpackbits(np.frombuffer(frame, np.uint8)), n, seed, strength, q)
