@@ -32,3 +32,5 @@ $DS bench --json results/bench.json | tee results/bench.txt
 $DS bench --video --model "$NAME" --json results/bench_video.json | tee results/bench_video.txt
 .venv/bin/python tools/video_figures.py "$NAME" | tee results/video.txt
 .venv/bin/python tools/model_card.py "$NAME"
+# robust mode (images): every hider's stego through someone else's JPEG re-saves, beside the cover alone
+PYTHONPATH=tools .venv/bin/python tools/robust_figures.py --images-only > results/robust.txt
