@@ -111,10 +111,10 @@ def uses_codec(model) -> bool:
 
 def _jpeg(image: np.ndarray, *qualities: int) -> np.ndarray:
     """``image`` through Pillow JPEG saves at each of ``qualities`` in turn."""
+    from .channel import jpeg_bytes
+
     for q in qualities:
-        buf = io.BytesIO()
-        Image.fromarray(image, "RGB").save(buf, format="JPEG", quality=q)
-        with Image.open(buf) as im:
+        with Image.open(io.BytesIO(jpeg_bytes(image, q))) as im:
             image = np.asarray(im.convert("RGB"))
     return image
 
