@@ -135,10 +135,8 @@ def cmd_hide(a) -> int:
         check_suffix(out)
     key = _key(a)
     kw = {} if a.refine_seconds is None else {"refine_seconds": a.refine_seconds}
-    if a.robust:
-        kw["quality"] = q
     stego = hide(a.cover, a.secret, model=a.model, key=key, precision=a.precision, backend=a.backend,
-                 refine=a.refine, progress=not a.quiet, robust=a.robust, **kw)
+                 refine=a.refine, progress=not a.quiet, robust=a.robust, quality=q, **kw)
     if a.robust:
         save_stego(np.asarray(stego), out, q)
     else:

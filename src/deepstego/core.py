@@ -29,7 +29,7 @@ from .models import StegoModel, create_model, list_models, model_entry
 from .backend import runner
 from .models.weights import load_weights, read_meta, shipped_weights
 from .precision import keep_freed_memory
-from .robust import hide_image, lossless_note, reveal_image, robust_model, uses_codec
+from .robust import JPEG_QUALITY, hide_image, lossless_note, reveal_image, robust_model, uses_codec
 from .refine import (REFINE_BETAS, REFINE_COVER_SSIM, REFINE_LR, REFINE_SECONDS, REFINE_STEPS,  # noqa: F401
                      FrameRefiner, refine_stego)
 
@@ -248,7 +248,7 @@ def model_key(model: StegoModel, key=None) -> Key | None:
 
 def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backend: str = "auto",
          refine: int | None = None, refine_seconds: float | None = REFINE_SECONDS, progress: bool = False,
-         robust: bool = False, quality: int | None = None):
+         robust: bool = False, quality: int = JPEG_QUALITY):
     """Hide ``secret`` in ``cover``; returns the stego image, the cover's exact size, as the cover's kind.
 
     The secret is fitted inside the cover's size (aspect kept, mid-grey bars). ``key`` (a passphrase, bytes or a
@@ -261,17 +261,16 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backen
     the JPEG quality the stego will be saved at, which the bits must survive twice, default 90), or with a
     robust ``model`` trained for lossy channels; :func:`deepstego.robust.save_stego` writes a JPEG or PNG.
     """
-    if robust and uses_codec(model):
-        if refine:
-            raise DeepStegoError("refinement applies to network hides; the robust image hider takes none")
-        c = load_rgb(cover, name="cover", strict=True)
-        s = fit_letterbox(load_rgb(secret, name="secret", strict=False), c.shape[1], c.shape[0])
-        return _like(cover, hide_image(c, s, resolve_key(key), **({} if quality is None else {"quality": quality})))
-    model = robust_model(model) if robust else load_model(model)
-    k = model_key(model, key)
+    codec = robust and uses_codec(model)
+    if codec and refine:
+        raise DeepStegoError("refinement applies to network hides; the robust image hider takes none")
+    if not codec:
+        model = robust_model(model) if robust else load_model(model)
+    k = resolve_key(key) if codec else model_key(model, key)
     c = load_rgb(cover, name="cover", strict=True)
-    s = load_rgb(secret, name="secret", strict=False)
-    s = fit_letterbox(s, c.shape[1], c.shape[0])
+    s = fit_letterbox(load_rgb(secret, name="secret", strict=False), c.shape[1], c.shape[0])
+    if codec:
+        return _like(cover, hide_image(c, s, k, quality))
     steps = default_refine(model) if refine is None else refine
     stego = hide_tensor(model, to_tensor(c), to_tensor(s), key=k, precision=precision, backend=backend,
                         refine=steps, refine_seconds=refine_seconds, progress=progress)

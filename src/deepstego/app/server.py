@@ -150,7 +150,7 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
                 out = d / "stego.png"
                 save_png(stego, out)
             stego_back = np.asarray(Image.open(out).convert("RGB"))  # reveal what the download holds
-            revealed = reveal(stego_back, key=k, robust=True) if robust else reveal(stego_back, model=model, key=k)
+            revealed = reveal(stego_back, model=None if robust else model, key=k, robust=robust)
         except DeepStegoError as exc:
             raise _fail(exc) from None
         cm, sm = image_metrics(cover, stego_back), image_metrics(fitted, revealed)
@@ -209,7 +209,7 @@ def reveal_file(stego_file, model_name, work: Workspace, limits: Limits, key: st
                 out = reveal_video(path, d / "revealed.mp4", model=model_name or None, key=k)
                 yield gr.update(value=None, visible=False), gr.update(value=str(out.path), visible=True)
                 return
-            revealed = reveal(path, key=k, robust=True) if robust else reveal(path, model=model_name or None, key=k)
+            revealed = reveal(path, model=None if robust else model_name or None, key=k, robust=robust)
         except DeepStegoError as exc:
             raise _fail(exc) from None
         yield gr.update(value=np.asarray(revealed), visible=True), gr.update(value=None, visible=False)
