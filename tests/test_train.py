@@ -211,3 +211,31 @@ def test_keyed_fine_tune_from_keyless_weights(train_folder, tmp_path):
     stego = deepstego.hide((x[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8),
                            np.full((64, 64, 3), 90, np.uint8), model=model, key=Key.from_passphrase("k"))
     assert stego.shape == (64, 64, 3)
+
+
+def test_critic_in_the_loop_resumes_exactly_and_learns_to_see_stego(train_folder, tmp_path):
+    """--critic-weight: a cnn steganalyser trained alongside the hider (its state in the checkpoint, so a resumed run
+    matches an uninterrupted one), and its accuracy logged per epoch; --adaptive-cover trains too."""
+    loss = LossConfig(cover_ramp_steps=10, adaptive=True)
+    kw = dict(arch_options={"width": 8}, precision="fp32", critic_weight=0.05, loss=loss, epochs=2)
+    straight = train(_cfg(train_folder, tmp_path / "a", **kw))
+    Trainer(_cfg(train_folder, tmp_path / "b", **kw)).run(stop_after_epoch=1)
+    resumed = train(_cfg(train_folder, tmp_path / "b", resume=True, **kw))
+    a, b = load_weights(straight).state_dict(), load_weights(resumed).state_dict()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    rows = [json.loads(l) for l in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert all(0 <= r["critic_accuracy"] <= 1 for r in rows)
+    assert read_meta(straight)["recipe"]["critic_weight"] == 0.05
+    proc = run_cli("train", "--data", train_folder, "--critic-weight", "-1", "--out", tmp_path / "bad")
+    assert proc.returncode == 2 and "--critic-weight must be 0 or more" in proc.stderr
+
+
+def test_hill_cost_is_high_where_the_cover_is_smooth(photos):
+    from deepstego.train.critic import hill_cost
+
+    x = torch.full((1, 3, 64, 64), 0.5)
+    x[..., 32:] = torch.rand(1, 3, 64, 32)  # right half: noise
+    cost = hill_cost(x)[0, 0]
+    assert cost.shape == (64, 64) and abs(float(cost.mean()) - 1) < 1e-4
+    assert float(cost[:, :16].mean()) > 10 * float(cost[:, 48:].mean())

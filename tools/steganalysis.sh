@@ -26,7 +26,7 @@ for job in "${JOBS[@]}"; do
     # finished figures are kept: the script resumes where it stopped
     [[ -f "$RES/classical-$name.json" ]] || $STEGO detect eval --method classical --hider "$hider" --pairs 200 --size 128 \
         --json "$RES/classical-$name.json" --roc "$FIG/classical-$name.png" --overwrite
-    for method in ${METHODS:-cnn reveal siamese}; do
+    for method in ${METHODS:-cnn reveal siamese srm}; do
         [[ $method == reveal && $hider == lsb-random:* ]] && continue  # a random message has no reveal network
         [[ -f "$RES/$method-$name.json" ]] && continue
         $STEGO detect train --method "$method" --hider "$hider" --data "$DATA" --pairs 600 --size 128 --epochs 6 \
@@ -44,7 +44,7 @@ for f in sorted(res.glob("*.json")):
     r = json.loads(f.read_text())
     method, name = f.stem.split("-", 1)
     rows.setdefault(name, {})[method] = r
-methods = ["classical", "cnn", "reveal", "siamese"]
+methods = ["classical", "cnn", "reveal", "siamese", "srm"]
 lines = ["| hider | " + " | ".join(f"{m} AUC / acc." for m in methods) + " |", "|---" * (len(methods) + 1) + "|"]
 for name, by in rows.items():
     cells = [f"{by[m]['auc']:.3f} / {by[m]['accuracy']:.3f}" if m in by else "–" for m in methods]

@@ -264,9 +264,11 @@ def cmd_train(a) -> int:
     # the warm-ups only exist to lead random weights past the δ ≈ 0 trap; trained --init weights skip them
     ramp = a.cover_ramp_steps if a.cover_ramp_steps is not None else 0 if a.init else 1000
     quant_warmup = a.quant_warmup_steps if a.quant_warmup_steps is not None else 0 if a.init else 1500
-    loss = LossConfig(kind=a.loss, beta=a.beta, ssim_weight=a.ssim_weight, cover_ramp_steps=ramp)
+    loss = LossConfig(kind=a.loss, beta=a.beta, ssim_weight=a.ssim_weight, cover_ramp_steps=ramp,
+                      adaptive=a.adaptive_cover)
     cfg = TrainConfig(data=a.data, out=a.out, arch=a.arch, arch_options=arch_options, init=a.init,
                       teacher=a.teacher, teacher_weight=a.teacher_weight, adversary_weight=a.adversary_weight,
+                      critic_weight=a.critic_weight,
                       channel=a.channel, size=a.size,
                       batch=a.batch, max_zoom=a.max_zoom, lr=a.lr, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
                       max_minutes=a.max_minutes, patience=a.patience, seed=a.seed, precision=a.precision,
@@ -385,9 +387,10 @@ def cmd_detect(a) -> int:
 def cmd_detect_train(a) -> int:
     from .steganalysis.detect import train_detector
 
+    options = {"features": a.features} if a.features else {}
     path = train_detector(a.method, a.hider, a.data, a.pairs, a.out, size=a.size, epochs=a.epochs, batch=a.batch,
                           lr=a.lr, max_minutes=a.max_minutes, seed=a.seed, overwrite=a.overwrite,
-                          progress=not a.quiet)
+                          progress=not a.quiet, **options)
     print(f"detector written to {path}")
     return 0
 
@@ -521,6 +524,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keyed models: train a key-agnostic reveal network alongside and penalise what it, the "
                         "model's own reveal under wrong keys and the shipped keyless models read beyond chance, "
                         "with this weight (0: off)")
+    t.add_argument("--critic-weight", type=float, default=0.0,
+                   help="stealth training: a steganalysis critic (the cnn detector) learns alongside to tell covers "
+                        "from their stego, and the hider pays this weight times its log-odds of catching it (0: off)")
+    t.add_argument("--adaptive-cover", action="store_true",
+                   help="weight the cover's L1 term by HILL's embedding cost, so the residual goes where the cover is "
+                        "busy")
     t.add_argument("--channel", action="store_true",
                    help="robust training: each batch's stego goes through JPEG/H.264 (real and simulated), blur, "
                         "noise or a rescale before the reveal (deepstego.channel)")
@@ -610,12 +619,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", help="with --video: the model to time (default: the default model)")
     b.set_defaults(func=cmd_bench)
 
-    methods = ("classical", "cnn", "reveal", "siamese")
+    methods = ("classical", "cnn", "reveal", "siamese", "srm")
     dt = sub.add_parser("detect", help="steganalysis: score images as clean or stego (CSV); "
                         "also 'detect train' and 'detect eval'")
     dt.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
     dt.add_argument("--method", choices=methods, default="classical")
-    dt.add_argument("--detector", help="a trained detector (cnn, reveal, siamese)")
+    dt.add_argument("--detector", help="a trained detector (cnn, reveal, siamese, srm)")
     dt.add_argument("--reference", help="siamese: a known-clean image from the same source")
     dt.add_argument("--threshold", type=float, help="verdict threshold on the score (default 0.15 classical, 0.5 learned)")
     dt.add_argument("--csv", help="write one row per image here (default: a table on stdout)")
@@ -635,6 +644,9 @@ def build_parser() -> argparse.ArgumentParser:
     dtt.add_argument("--batch", type=int, default=32)
     dtt.add_argument("--lr", type=float, default=1e-3)
     dtt.add_argument("--max-minutes", type=float)
+    dtt.add_argument("--features", choices=("srmq1+spam", "srm", "srmq1", "spam"),
+                     help="srm: the rich-model features (default srmq1+spam; spam is the quick one); "
+                          "--epochs, --lr and --max-minutes do not apply to it")
     dtt.add_argument("--seed", type=int, default=0)
     dtt.add_argument("--out", required=True, help="detector weights (.safetensors, with its .json)")
     dtt.add_argument("--overwrite", action="store_true")

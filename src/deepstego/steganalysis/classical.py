@@ -8,35 +8,22 @@ Each attack runs on every colour channel and the estimates are averaged. SPA and
 that the histogram matches a fully embedded image. The fused score is the median of the three, so a single attack
 fooled by an image's content (chi-square on smooth images, for instance) cannot carry the verdict alone.
 
-``sealwatch``'s package ``__init__`` imports torchvision (for its pretrained networks), which this project does not
-install; its SPA module needs only numpy, so it is loaded from its file.
+``sealwatch``'s SPA module is imported without the package's ``__init__`` (see ``sealwatch_parts``).
 """
 
 from __future__ import annotations
 
-import importlib.util
-from functools import cache
-
 import numpy as np
 
-from ..data.evalset import package_file
 from ..errors import DeepStegoError
+from . import sealwatch_parts
 
 MIN_SIDE = 16
 SUBTESTS = ("chi2_p", "spa_rate", "rs_rate")
 
 
-@cache
 def _sealwatch(attack: str):
-    try:
-        path = package_file("sealwatch", f"{attack}/_attack.py")
-    except DeepStegoError:
-        raise DeepStegoError("sample pairs analysis needs sealwatch: pip install --no-deps sealwatch==2025.9 "
-                             "(make install does this)") from None
-    spec = importlib.util.spec_from_file_location(f"deepstego_sealwatch_{attack}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return sealwatch_parts.module(f"{attack}._attack")
 
 
 def _channels(img: np.ndarray) -> list[np.ndarray]:

@@ -147,20 +147,36 @@ def format_table(rows: list[dict]) -> str:
 
 def train_detector(method: str, hider: str, data: str | Path, pairs: int, out: str | Path, *, size: int = 128,
                    epochs: int = 10, batch: int = 32, lr: float = 1e-3, max_minutes: float | None = None,
-                   seed: int = 0, overwrite: bool = False, progress: bool = True) -> Path:
-    """Generate ``pairs`` clean and ``pairs`` stego examples from the photos in ``data``, train, save."""
+                   seed: int = 0, overwrite: bool = False, progress: bool = True, **options) -> Path:
+    """Generate ``pairs`` clean and ``pairs`` stego examples from the photos in ``data``, train, save.
+    ``options``: the detector's own (``features`` for ``srm``)."""
     pairs = limits.count("--pairs", pairs, 1, limits.MAX_STEPS)
     limits.count("--epochs", epochs, 1, limits.MAX_STEPS)
     limits.count("--batch", batch, 1, min(2 * pairs, limits.MAX_TRAIN_BATCH))
     limits.count("--size", size, MIN_SIDE, limits.MAX_TRAIN_SIZE)
     for p in sidecar(out):  # fail before the work, not after it
         check_output(p, overwrite=overwrite)
+    det = create_detector(method, hider=hider, **options)  # unknown options fail before the work
     torch.manual_seed(seed)
     paths = list_images(data)
-    det = create_detector(method, hider=hider)
     images, refs, labels = labelled_examples(hider, paths, pairs, size, seed)
+    start = time.monotonic()
     with torch.no_grad():  # the untrained parts (the reveal detector's hider network) once per example
-        images = torch.cat([det.frozen(images[i:i + batch]) for i in range(0, len(images), batch)])
+        frozen = []
+        for i in range(0, len(images), batch):
+            frozen.append(det.frozen(images[i:i + batch]))
+            if progress and hasattr(det, "fit"):  # rich-model features: minutes, so say how far they are
+                print(f"features: {i + len(frozen[-1])}/{len(images)} images", flush=True)
+        images = torch.cat(frozen)
+    recipe = {"method": method, "hider": hider, "data": str(data), "pairs": pairs, "size": size, "seed": seed,
+              "photos": [p.name for p in paths], **options}
+    if hasattr(det, "fit"):  # the rich-model ensemble: fitted, not trained by gradients
+        trained = det.fit(images, labels, seed)
+        trained["minutes"] = (time.monotonic() - start) / 60
+        if progress:
+            print(f"ensemble: {trained['learners']} learners on {trained['subspace']} of {trained['features']} "
+                  "features", flush=True)
+        return save_weights(det, out, recipe=recipe, history=[trained], trained=trained)
     params = [p for p in det.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
     steps = epochs * max(1, len(images) // batch)
@@ -188,8 +204,7 @@ def train_detector(method: str, hider: str, data: str | Path, pairs: int, out: s
             print(f"epoch {epoch}: loss {row['loss']:.4f} train accuracy {row['train_accuracy']:.3f}", flush=True)
         if max_minutes is not None and row["minutes"] >= max_minutes:
             break
-    recipe = {"method": method, "hider": hider, "data": str(data), "pairs": pairs, "size": size, "epochs": epochs,
-              "batch": batch, "lr": lr, "seed": seed, "photos": [p.name for p in paths]}
+    recipe.update(epochs=epochs, batch=batch, lr=lr)
     return save_weights(det, out, recipe=recipe, history=history, trained={"steps": step, **history[-1]})
 
 

@@ -7,6 +7,7 @@
   into its "revealed" image; a small convolutional head classifies that.
 - ``siamese``: twin ``cnn`` trunks over a known-clean reference image and the candidate; the head sees both
   embeddings and their difference.
+- ``srm``: rich-model features and the FLD ensemble (see ``rich``), trained by ``fit`` instead of gradients.
 
 Every detector returns one logit per image (higher = more likely stego) and runs fully convolutionally at any
 size of at least ``MIN_SIDE`` px.
@@ -19,6 +20,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..errors import DeepStegoError
+from .base import Detector
+from .rich import RichDetector
 
 MIN_SIDE = 32
 
@@ -64,33 +67,6 @@ class SRMTrunk(nn.Module):
         y = F.avg_pool2d(self.stage3(y), 5, 2, 2)
         y = F.avg_pool2d(self.stage4(y), 5, 2, 2)
         return y.mean(dim=(2, 3))
-
-
-class Detector(nn.Module):
-    """Common interface: ``method``, ``config`` (rebuilds the detector), ``forward(x[, reference]) → logits``.
-
-    ``forward`` is ``classify(frozen(x), reference)``: ``frozen`` holds the parts that are not trained, so training
-    computes it once per example instead of once per epoch.
-    """
-
-    method = ""
-    needs_reference = False
-
-    def frozen(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-    def classify(self, z: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
-        raise NotImplementedError
-
-    def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
-        return self.classify(self.frozen(x), reference)
-
-    def config_dict(self) -> dict:
-        return dict(self.config)
-
-    @property
-    def arch(self) -> str:
-        return f"detector-{self.method}"
 
 
 class CNNDetector(Detector):
@@ -184,7 +160,7 @@ class SiameseDetector(Detector):
         return self.head(torch.cat([a, b, (a - b).abs()], 1)).squeeze(1)
 
 
-DETECTORS = {cls.method: cls for cls in (CNNDetector, RevealDetector, SiameseDetector)}
+DETECTORS = {cls.method: cls for cls in (CNNDetector, RevealDetector, SiameseDetector, RichDetector)}
 
 
 def create_detector(arch: str, **config) -> Detector:

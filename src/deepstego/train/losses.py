@@ -17,6 +17,7 @@ class LossConfig:
     ssim_weight: float = 0.0
     cover_ramp_start: float = 0.02
     cover_ramp_steps: int = 1000
+    adaptive: bool = False  # the cover's L1 term weighted by HILL's embedding cost (train.critic.hill_cost)
 
 
 def cover_weight(cfg: LossConfig, step: int) -> float:
@@ -38,7 +39,15 @@ def stego_loss(cfg: LossConfig, cover, secret, stego, revealed, *, step: int | N
     """Loss terms for one batch (float32 N×3×H×W in [0, 1]); ``step=None`` uses the full cover weight."""
     wc = 1.0 if step is None else cover_weight(cfg, step)
     stego, revealed = stego.float(), revealed.float()
-    c = _distance(cfg.kind, cover, stego)
+    if cfg.adaptive:  # the residual is cheap where the cover is busy, dear where it is smooth
+        from .critic import hill_cost
+
+        with torch.no_grad():
+            cost = hill_cost(cover)
+        diff = (cover - stego).abs() if cfg.kind == "l1" else (cover - stego).pow(2)
+        c = (cost * diff).mean()
+    else:
+        c = _distance(cfg.kind, cover, stego)
     s = _distance(cfg.kind, secret, revealed)
     total = wc * c + cfg.beta * s
     out = {"cover": c.detach(), "secret": s.detach()}

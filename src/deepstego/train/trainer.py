@@ -27,6 +27,7 @@ from ..precision import autocast, keep_freed_memory, machine, resolve_precision
 from ..report import save_grid
 from . import dist
 from .adversary import Adversary, public_penalty, public_readers, wrong_key_penalty
+from .critic import Critic
 from .losses import LossConfig, stego_loss
 
 
@@ -40,6 +41,7 @@ class TrainConfig:
     teacher: str | None = None  # a trained model whose stego the hider is pulled towards (any architecture)
     teacher_weight: float = 5.0  # weight of that pull at step 0; it fades linearly to 0 over the run
     adversary_weight: float = 0.0  # keyed models: weight of the key-agnostic adversary's penalty (0: none)
+    critic_weight: float = 0.0  # weight of a steganalysis critic's penalty, the critic trained alongside (0: none)
     channel: bool = False  # robust models: every batch's stego through deepstego.channel (validation: JPEG q90)
     size: int = 128
     batch: int = 16
@@ -83,6 +85,9 @@ class Trainer:
         limits.count("--batch", cfg.batch, 1, limits.MAX_TRAIN_BATCH)
         limits.count("--epochs", cfg.epochs, 1, limits.MAX_STEPS)
         limits.count("--steps-per-epoch", cfg.steps_per_epoch, 1, limits.MAX_STEPS)
+        for flag, weight in (("--critic-weight", cfg.critic_weight), ("--adversary-weight", cfg.adversary_weight)):
+            if not weight >= 0:
+                raise DeepStegoError(f"{flag} must be 0 or more, not {weight}")
         keep_freed_memory()
         self.out = Path(cfg.out)
         folder = Path(cfg.data)
@@ -131,6 +136,7 @@ class Trainer:
                 raise DeepStegoError("--adversary-weight trains against a key-agnostic reader: it needs a keyed model")
             self.adversary = Adversary()
             self.public = public_readers()
+        self.critic = Critic() if cfg.critic_weight > 0 else None
         self.channel = Channel(seed=self._sampler_seed()) if cfg.channel else None
         self.net = self.model
         if self.world > 1:
@@ -185,6 +191,8 @@ class Trainer:
                  "torch_rng": torch.get_rng_state(), "sampler": json.dumps(self.sampler.state())}
         if self.adversary is not None:
             state["adversary"] = self.adversary.state()
+        if self.critic is not None:
+            state["critic"] = self.critic.state()
         if self.channel is not None:
             state["channel"] = json.dumps(self.channel.rng.getstate())
         tmp = self.ckpt_path.with_suffix(".tmp")
@@ -200,6 +208,8 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         if self.adversary is not None and "adversary" in state:
             self.adversary.load(state["adversary"])
+        if self.critic is not None and "critic" in state:
+            self.critic.load(state["critic"])
         if self.channel is not None and "channel" in state:
             version, internal, gauss = json.loads(state["channel"])
             self.channel.rng.setstate((version, tuple(internal), gauss))
@@ -291,6 +301,9 @@ class Trainer:
                     row["adversary_l1"] = float(np.mean(self.adversary_l1 or [math.nan]))
                     row["adversary_penalty"] = float(np.mean(self.adversary_penalty or [math.nan]))
                     self.adversary_l1, self.adversary_penalty = [], []
+                if self.critic is not None:  # how well the critic tells this epoch's covers from their stego
+                    row["critic_accuracy"] = float(np.mean(self.critic.accuracy or [math.nan]))
+                    self.critic.accuracy = []
                 with open(self.out / "metrics.jsonl", "a") as f:
                     f.write(json.dumps(row) + "\n")
                 if writer:
@@ -357,6 +370,10 @@ class Trainer:
                        + public_penalty(self.public, out.stego, secret, self.autocast))
             self.adversary_penalty.append(float(penalty.detach()))
             loss = loss + cfg.adversary_weight * penalty
+        if self.critic is not None:
+            with self.autocast():
+                self.critic.learn(cover, out.stego)
+                loss = loss + cfg.critic_weight * self.critic.penalty(out.stego)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
