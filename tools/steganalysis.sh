@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Detection figures behind docs/steganalysis.md: every detector against every hider, trained on the training photos
-# and scored on the evaluation photos (never trained on). About 5 minutes per hider on 2 cores; a refined hider
-# (NAME+refine:STEPS, the stego 'deepstego hide' writes by default, with its default steps) about 25 minutes per method, as every stego example
-# takes 50 steps of refinement.
-#   [METHODS="cnn reveal siamese"] tools/steganalysis.sh [NAME=HIDER ...]
+# and scored on the evaluation photos (never trained on). On 2 cores, per hider: about 5 minutes for each of cnn,
+# reveal and siamese, 10 for srm (its features take most of it); a refined hider (NAME+refine:STEPS, the stego
+# 'deepstego hide' writes by default) adds the refinement of every stego example, for each method.
+#   [METHODS="cnn srnet reveal siamese srm"] tools/steganalysis.sh [NAME=HIDER ...]
 # default: the default model with and without refinement, baluja (runs/baluja-10min, see tools/baluja_10min.sh),
 # lsb (k = 4) and LSB-1 at 0.5 bpp. METHODS: the learned detectors to train (the classical attack always runs).
 # Writes results/steganalysis/*.json, docs/steganalysis/*.png and results/steganalysis/table.md.
@@ -29,8 +29,10 @@ for job in "${JOBS[@]}"; do
     for method in ${METHODS:-cnn reveal siamese srm}; do
         [[ $method == reveal && $hider == lsb-random:* ]] && continue  # a random message has no reveal network
         [[ -f "$RES/$method-$name.json" ]] && continue
-        $STEGO detect train --method "$method" --hider "$hider" --data "$DATA" --pairs 600 --size 128 --epochs 6 \
-            --quiet --overwrite --out "$DET/$method-$name"
+        # srnet: the deep one, trained longer (at the 128-px crops every detector is scored on)
+        epochs=6; [[ $method == srnet ]] && epochs=20
+        $STEGO detect train --method "$method" --hider "$hider" --data "$DATA" --pairs 600 --size 128 \
+            --epochs $epochs --quiet --overwrite --out "$DET/$method-$name"
         $STEGO detect eval --detector "$DET/$method-$name.safetensors" --pairs 200 \
             --json "$RES/$method-$name.json" --roc "$FIG/$method-$name.png" --overwrite
     done
@@ -44,7 +46,7 @@ for f in sorted(res.glob("*.json")):
     r = json.loads(f.read_text())
     method, name = f.stem.split("-", 1)
     rows.setdefault(name, {})[method] = r
-methods = ["classical", "cnn", "reveal", "siamese", "srm"]
+methods = ["classical", "cnn", "srnet", "reveal", "siamese", "srm"]
 lines = ["| hider | " + " | ".join(f"{m} AUC / acc." for m in methods) + " |", "|---" * (len(methods) + 1) + "|"]
 for name, by in rows.items():
     cells = [f"{by[m]['auc']:.3f} / {by[m]['accuracy']:.3f}" if m in by else "–" for m in methods]

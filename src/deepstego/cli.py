@@ -619,12 +619,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", help="with --video: the model to time (default: the default model)")
     b.set_defaults(func=cmd_bench)
 
-    methods = ("classical", "cnn", "reveal", "siamese", "srm")
+    methods = ("classical", "cnn", "srnet", "reveal", "siamese", "srm")
     dt = sub.add_parser("detect", help="steganalysis: score images as clean or stego (CSV); "
                         "also 'detect train' and 'detect eval'")
     dt.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
     dt.add_argument("--method", choices=methods, default="classical")
-    dt.add_argument("--detector", help="a trained detector (cnn, reveal, siamese, srm)")
+    dt.add_argument("--detector", help="a trained detector (cnn, srnet, reveal, siamese, srm)")
     dt.add_argument("--reference", help="siamese: a known-clean image from the same source")
     dt.add_argument("--threshold", type=float, help="verdict threshold on the score (default 0.15 classical, 0.5 learned)")
     dt.add_argument("--csv", help="write one row per image here (default: a table on stdout)")

@@ -16,6 +16,7 @@ and threshold. Its score is the share of learners that vote "stego", as a logit.
 from __future__ import annotations
 
 import os
+from functools import cache
 
 import numpy as np
 import torch
@@ -49,18 +50,22 @@ def _one(args: tuple[np.ndarray, str]) -> np.ndarray:
     return image_features(*args)
 
 
+@cache
+def _pool(workers: int):
+    """Worker processes for the features, started once per process. Spawned, not forked: a child forked while
+    torch's threads hold a lock can wait on it forever (it did here, after the refined hider's stego)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
 def batch_features(images: torch.Tensor, features: str) -> torch.Tensor:
     """N×3×H×W in [0, 1] → N×F features, one worker process per core (each image on the 8-bit grid first)."""
     u8 = (images.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     jobs = [(img, features) for img in u8]
     workers = min(len(jobs), os.cpu_count() or 1)
-    if workers <= 1:
-        rows = [_one(j) for j in jobs]
-    else:
-        import multiprocessing
-
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            rows = pool.map(_one, jobs)
+    rows = [_one(j) for j in jobs] if workers <= 1 else list(_pool(os.cpu_count()).map(_one, jobs))
     return torch.from_numpy(np.stack(rows))
 
 
