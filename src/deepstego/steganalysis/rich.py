@@ -57,7 +57,11 @@ def _pool(workers: int):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    import atexit
+
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    atexit.register(pool.shutdown)  # before the interpreter tears modules down (else a warning at exit)
+    return pool
 
 
 def batch_features(images: torch.Tensor, features: str) -> torch.Tensor:
