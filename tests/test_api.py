@@ -151,3 +151,21 @@ def test_refinement_in_tiles_leaves_no_seam(tmp_path):
     for tiled_band, whole_band in ((err_tiled[:, seam], err_whole[:, seam]), (err_tiled[seam], err_whole[seam])):
         assert tiled_band.mean() < 1.1 * whole_band.mean() + 0.3, (tiled_band.mean(), whole_band.mean())
     assert err_tiled.mean() < 1.1 * err_whole.mean() + 0.3
+
+
+def test_stealth_caps_the_residual_and_still_reveals_the_secret(photos, tmp_path):
+    """hide(stealth=True): the saved PNG's residual is at most STEALTH_ENERGY of the network pass's RMS (plus the
+    8-bit rounding), the cover is closer than the default hide's, and the secret still comes back."""
+    from deepstego.core import STEALTH_ENERGY
+
+    cover, secret = square(photos[6], 160), square(photos[7], 160)
+    network, default, stealth = (deepstego.hide(cover, secret, refine=0), deepstego.hide(cover, secret),
+                                 deepstego.hide(cover, secret, stealth=True))
+    rms = lambda stego: float(np.sqrt(((stego.astype(float) - cover) ** 2).mean()))
+    back = _png_round_trip(stealth, tmp_path, "stealth.png")
+    assert rms(stealth) <= STEALTH_ENERGY * rms(network) + 0.15, (rms(stealth), rms(network))
+    assert rms(default) > 0.9 * rms(network)  # the cap is the stealth mode's, not every hide's
+    assert image_metrics(cover, stealth)["ssim"] > image_metrics(cover, default)["ssim"]
+    own = image_metrics(secret, back)["ssim"]
+    other = image_metrics(square(photos[8], 160), back)["ssim"]
+    assert own > 0.75 and own > other + 0.3, (own, other)

@@ -114,7 +114,7 @@ def test_twenty_concurrent_image_requests(server, small_pair, app_tmp):
 
     def one(_):
         return client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v1", 10, "", False,
-                              api_name="/hide_image")
+                              False, api_name="/hide_image")
 
     started = time.time()
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -139,7 +139,7 @@ def test_keyed_model_through_the_app(server, small_pair):
     client = Client(server, verbose=False)
     cover, secret = small_pair
     res = client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-k2", 0, "app key", False,
-                         api_name="/hide_image")
+                         False, api_name="/hide_image")
     fitted = np.asarray(Image.open(secret).convert("RGB"))
     def reveal(key: str) -> str:  # the Reveal tab answers with updates of its image and video outputs
         image = client.predict(handle_file(res[1]), "dsnet-k2", key, False, api_name="/reveal")[0]
@@ -163,7 +163,7 @@ def test_robust_image_through_the_app(server, tmp_path):
     Image.fromarray(square(skimage_photo("coffee.png"), 192)).save(cover)
     Image.fromarray(square(skimage_photo("chelsea.png"), 192)).save(secret)
     res = client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v2", 14, "app key", True,
-                         api_name="/hide_image")
+                         False, api_name="/hide_image")
     with Image.open(res[1]) as im:
         assert im.format == "JPEG"
         im.convert("RGB").save(tmp_path / "shared.jpg", format="JPEG", quality=90)
@@ -173,6 +173,27 @@ def test_robust_image_through_the_app(server, tmp_path):
     assert image_metrics(np.asarray(Image.open(secret).convert("RGB")), got)["ssim"] > 0.6
     with pytest.raises(Exception, match="no robust secret"):
         client.predict(handle_file(str(tmp_path / "shared.jpg")), "dsnet-v2", "not the key", True, api_name="/reveal")
+
+
+def test_stealth_through_the_app(server, small_pair):
+    """The Image tab's stealth choice: a stego closer to its cover than the plain hide's, the note on the page, and
+    a readable page error with the robust choice."""
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False)
+    cover, secret = small_pair
+    c = np.asarray(Image.open(cover).convert("RGB")).astype(float)
+
+    def rms(stealth: bool) -> tuple[float, str]:
+        res = client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v2", 14, "", False, stealth,
+                             api_name="/hide_image")
+        return float(np.sqrt(((np.asarray(Image.open(res[1]).convert("RGB")) - c) ** 2).mean())), res[3]
+
+    (plain, _), (faint, figures) = rms(False), rms(True)
+    assert faint < 0.8 * plain and "Stealth" in figures, (plain, faint, figures)
+    with pytest.raises(Exception, match="not to a robust image"):
+        client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-v2", 14, "", True, True,
+                       api_name="/hide_image")
 
 
 @pytest.mark.browser

@@ -127,6 +127,15 @@ def test_refine_needs_a_network(tmp_path, cover):
                           contains="applies to videos")
 
 
+def test_stealth_needs_a_lossless_network_hide(tmp_path, cover):
+    out = tmp_path / "stego.png"
+    for args, contains in ((("--model", "lsb", "--stealth"), "stealth off"),
+                           (("--stealth", "--stealth-energy", "1.5"), "at most 1"),
+                           (("--stealth-energy", "0.5"), "give --stealth too"),
+                           (("--stealth", "--robust"), "not to robust mode")):
+        _assert_clean_failure(run_cli("hide", cover, cover, "-o", out, *args), out, contains=contains)
+
+
 def test_output_must_be_png(tmp_path, cover):
     out = tmp_path / "stego.jpg"
     _assert_clean_failure(run_cli("hide", cover, cover, "-o", out, "--model", "lsb"), out, contains="PNG")

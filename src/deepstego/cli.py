@@ -111,6 +111,24 @@ def _refine_arg(p: argparse.ArgumentParser, seconds: bool = True) -> None:
                             f"test videos' secret SSIM by 0.002-0.006, 1 by at most 0.002)")
 
 
+def _stealth_args(p: argparse.ArgumentParser) -> None:
+    from .refine import STEALTH_ENERGY, STEALTH_STEPS
+
+    p.add_argument("--stealth", action="store_true",
+                   help=f"images: a fainter stego, harder for steganalysers, at a cost in secret quality: the "
+                        f"residual is capped at {STEALTH_ENERGY:g} of the network's RMS and refined for at least "
+                        f"{STEALTH_STEPS} steps (the measured trade-off: docs/steganalysis.md)")
+    p.add_argument("--stealth-energy", type=float, metavar="E",
+                   help=f"with --stealth: the cap as a share of the network's residual RMS, more than 0 and at "
+                        f"most 1 (default {STEALTH_ENERGY:g}; lower: fainter, and a poorer secret)")
+
+
+def _stealth(a) -> bool | float:
+    if a.stealth_energy is not None and not a.stealth:
+        raise DeepStegoError("--stealth-energy sets the cap of --stealth: give --stealth too")
+    return a.stealth_energy if a.stealth and a.stealth_energy is not None else a.stealth
+
+
 def cmd_hide(a) -> int:
     from .video.io import is_video_path
 
@@ -136,7 +154,7 @@ def cmd_hide(a) -> int:
     key = _key(a)
     kw = {} if a.refine_seconds is None else {"refine_seconds": a.refine_seconds}
     stego = hide(a.cover, a.secret, model=a.model, key=key, precision=a.precision, backend=a.backend,
-                 refine=a.refine, progress=not a.quiet, robust=a.robust, quality=q, **kw)
+                 refine=a.refine, progress=not a.quiet, robust=a.robust, quality=q, stealth=_stealth(a), **kw)
     if a.robust:
         save_stego(np.asarray(stego), out, q)
     else:
@@ -171,6 +189,9 @@ def _hide_video(a) -> int:
         raise DeepStegoError("hide a video in a video, or an image in an image: the two inputs are of different kinds")
     if a.refine or a.refine_seconds is not None:
         raise DeepStegoError("--refine and --refine-seconds apply to images; for videos, use --refine-budget")
+    if a.stealth or a.stealth_energy is not None:
+        raise DeepStegoError("--stealth applies to image hides (it needs their refinement); videos have no stealth "
+                             "mode yet")
     if a.quality is not None:
         raise DeepStegoError("--quality sets a robust image's JPEG quality; for videos, use --crf")
     key = _key(a)
@@ -265,7 +286,7 @@ def cmd_train(a) -> int:
     ramp = a.cover_ramp_steps if a.cover_ramp_steps is not None else 0 if a.init else 1000
     quant_warmup = a.quant_warmup_steps if a.quant_warmup_steps is not None else 0 if a.init else 1500
     loss = LossConfig(kind=a.loss, beta=a.beta, ssim_weight=a.ssim_weight, cover_ramp_steps=ramp,
-                      adaptive=a.adaptive_cover)
+                      adaptive=a.adaptive_cover, residual_stats=a.residual_stats_weight)
     cfg = TrainConfig(data=a.data, out=a.out, arch=a.arch, arch_options=arch_options, init=a.init,
                       teacher=a.teacher, teacher_weight=a.teacher_weight, adversary_weight=a.adversary_weight,
                       critic_weight=a.critic_weight,
@@ -292,13 +313,15 @@ def cmd_eval(a) -> int:
         return 0
 
     images = folder_images(a.images) if a.images else None
-    res = evaluate(a.model, images=images, size=a.size, precision=a.precision, backend=a.backend, grid=a.grid, refine=a.refine)
+    res = evaluate(a.model, images=images, size=a.size, precision=a.precision, backend=a.backend, grid=a.grid,
+                   refine=a.refine, stealth=_stealth(a))
     for r in res["per_pair"]:
         print(f"{r['cover']:>22s} + {r['secret']:<22s} cover SSIM {r['cover_ssim']:.4f} PSNR {r['cover_psnr']:5.2f}"
               f" | secret SSIM {r['secret_ssim']:.4f} PSNR {r['secret_psnr']:5.2f}")
     m = res["mean"]
-    print(f"mean of {res['pairs']} pairs ({res['refine']} refinement steps, {res['hide_seconds_per_pair']:.2f} s per "
-          f"hide): cover SSIM {m['cover_ssim']:.4f} PSNR {m['cover_psnr']:.2f} dB | "
+    stealth = f", stealth {res['stealth']:g}" if res["stealth"] else ""
+    print(f"mean of {res['pairs']} pairs ({res['refine']} refinement steps{stealth}, "
+          f"{res['hide_seconds_per_pair']:.2f} s per hide): cover SSIM {m['cover_ssim']:.4f} PSNR {m['cover_psnr']:.2f} dB | "
           f"secret SSIM {m['secret_ssim']:.4f} PSNR {m['secret_psnr']:.2f} dB")
     if a.json:
         write_json(res, Path(a.json))
@@ -469,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     _model_arg(h)
     _refine_arg(h)
+    _stealth_args(h)
     _key_args(h)
     _robust_args(h, hide=True)
     v = h.add_argument_group("video")
@@ -530,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--adaptive-cover", action="store_true",
                    help="weight the cover's L1 term by HILL's embedding cost, so the residual goes where the cover is "
                         "busy")
+    t.add_argument("--residual-stats-weight", type=float, default=0.0, metavar="W",
+                   help="stealth training: penalise the L1 distance between the stego's and the cover's co-occurrences "
+                        "of quantised high-pass residuals (what the srm detector counts) with this weight (0: off)")
     t.add_argument("--channel", action="store_true",
                    help="robust training: each batch's stego goes through JPEG/H.264 (real and simulated), blur, "
                         "noise or a rescale before the reveal (deepstego.channel)")
@@ -563,6 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="hide and reveal every pair through saved PNGs and report SSIM/PSNR")
     _model_arg(e)
     _refine_arg(e, seconds=False)
+    _stealth_args(e)
     e.add_argument("--images", help="folder of photos (default: the evaluation photos shipped in PyPI wheels)")
     e.add_argument("--size", type=int, default=256, help="centre-crop side in px")
     e.add_argument("--json", help="write per-pair and mean results here")

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from . import limits
-from .core import default_refine, hide, load_model, reveal
+from .core import default_refine, hide, load_model, reveal, stealth_energy
 from .data import eval_photos, list_images
 from .errors import DeepStegoError
 from .images import atomic_write, load_rgb
@@ -34,9 +34,11 @@ def centre_square(path: Path, size: int) -> np.ndarray:
 
 
 def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, precision: str = "auto",
-             backend: str = "auto", grid: Path | None = None, refine: int | None = None, key=None) -> dict:
+             backend: str = "auto", grid: Path | None = None, refine: int | None = None, key=None,
+             stealth: bool | float = False) -> dict:
     """Pair photo i (cover) with photo i+1 (secret), cyclically; return per-pair and mean metrics. A keyed model
-    hides and reveals with ``key``, by default a fixed measurement key (``Key.for_seed(0)``)."""
+    hides and reveals with ``key``, by default a fixed measurement key (``Key.for_seed(0)``); ``stealth`` as for
+    :func:`~deepstego.core.hide`."""
     from .keys import Key
 
     limits.count("--size", size, 16, limits.MAX_TRAIN_SIZE * 4)
@@ -46,7 +48,7 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
     if len(paths) < 2:
         raise DeepStegoError("evaluation needs at least 2 photos")
     photos = [centre_square(p, size) for p in paths]
-    refine = default_refine(net) if refine is None else refine
+    refine = default_refine(net, stealth) if refine is None else refine
     hide(photos[0], photos[1], model=net, key=key, precision=precision, backend=backend, refine=0)  # warm-up, untimed: oneDNN picks kernels
     rows, tiles, seconds = [], [], 0.0
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,7 +56,8 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
             secret = photos[(i + 1) % len(photos)]
             stego_png = Path(tmp) / f"stego_{i}.png"
             start = time.perf_counter()
-            stego = hide(cover, secret, model=net, key=key, precision=precision, backend=backend, refine=refine)
+            stego = hide(cover, secret, model=net, key=key, precision=precision, backend=backend, refine=refine,
+                         stealth=stealth)
             seconds += time.perf_counter() - start
             Image.fromarray(stego).save(stego_png)
             stego = np.asarray(Image.open(stego_png).convert("RGB"))
@@ -69,7 +72,7 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
     minimum = {k: float(np.min([r[k] for r in rows])) for k in keys if k.endswith("ssim")}
     result = {"model": _model_label(model, net), "size": size, "precision": resolve_precision(precision),
               "backend": runner(net, backend, precision).name,
-              "refine": refine, "hide_seconds_per_pair": seconds / len(rows), "pairs": len(rows),
+              "refine": refine, "stealth": stealth_energy(stealth), "hide_seconds_per_pair": seconds / len(rows), "pairs": len(rows),
               "mean": mean, "min": minimum, "per_pair": rows}
     if grid:
         t = [torch.from_numpy(np.stack([row[j] for row in tiles])).permute(0, 3, 1, 2).float() / 255 for j in range(4)]

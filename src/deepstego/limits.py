@@ -40,6 +40,11 @@ def share(name: str, value, high: float) -> float:
     return _real(name, value, high, zero=True, unit="")
 
 
+def fraction(name: str, value) -> float:
+    """``value`` as a share more than 0 and at most 1, or a one-line error naming ``name``."""
+    return _real(name, value, 1.0, zero=False, unit="")
+
+
 def seconds(name: str, value, high: float) -> float:
     """``value`` as a duration in seconds, more than 0 and at most ``high``, or a one-line error naming ``name``."""
     return _real(name, value, high, zero=False, unit=" seconds")

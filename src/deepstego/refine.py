@@ -26,6 +26,8 @@ REFINE_COVER_SSIM = 3.0  # weight of the cover's (1 − SSIM) term: SSIM is the 
 # twice as long) it does not pay on the test videos (tools/video_refine.py, docs/training.md)
 VIDEO_REFINE_BUDGET = 0.0
 VIDEO_REFINE_LR = 5e-4  # a step of 2e-3 moves every pixel by half a level at once: smooth secrets lose more than they gain
+STEALTH_ENERGY = 0.7  # --stealth: the residual's RMS capped at this share of the network's (docs/steganalysis.md)
+STEALTH_STEPS = 30  # a capped residual needs more steps to find where the reveal network reads it best
 SCENE_CHANGE = 0.1  # mean absolute change of cover or secret (of 1) that drops the carried correction
 
 
@@ -45,7 +47,7 @@ def _loss(model: StegoModel, target: SSIMTo, cover: torch.Tensor, secret: torch.
 def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, stego: torch.Tensor,
                  signs: torch.Tensor | None = None, *, steps: int = REFINE_STEPS, lr: float = REFINE_LR,
                  betas: tuple[float, float] = REFINE_BETAS, seconds: float | None = None, precision: str = "auto",
-                 on_step=None) -> torch.Tensor:
+                 energy: float | None = None, on_step=None) -> torch.Tensor:
     """Improve a stego image for this model's fixed reveal network by gradient descent on its pixels (the idea of
     Kishore et al., "Fixed Neural Network Steganography", ICLR 2022): Adam with a cosine-decayed step size
     minimises L1 + SSIM distances of stego to cover and of the reveal of the 8-bit-rounded stego (straight-through)
@@ -54,7 +56,13 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
 
     ``seconds`` caps the time: after each step the schedule is fitted to the steps that the time left allows at
     the last step's pace (at least one step in all). Adam runs with β₁ = 0.5: with a dozen steps, the default 0.9
-    is still averaging the first gradients when the schedule ends (``tools/refine_steps.py`` measures both)."""
+    is still averaging the first gradients when the schedule ends (``tools/refine_steps.py`` measures both).
+
+    ``energy`` (the stealth dial, 0 < energy ≤ 1) caps each image's residual, stego − cover, at that share of the
+    network's residual RMS: the start and every step are scaled back inside it, so the refinement spends a smaller
+    budget where the reveal network reads it best (it runs even with ``steps`` 0)."""
+    if energy is not None:
+        stego = cover + _capped(stego - cover, energy * _rms(stego - cover))
     if steps <= 0:
         return stego
     key = () if signs is None else (signs,)
@@ -63,6 +71,7 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
         key = tuple(k.clone() for k in key)
         target = SSIMTo(torch.cat([cover, secret]))  # both SSIM terms in one blur, the references blurred once
         x = stego.detach().clone().requires_grad_(True)
+        cap = None if energy is None else _rms(x.detach() - cover)
         opt = torch.optim.Adam([x], lr=lr, betas=betas)
         planned, step = steps, 0
         start = last = time.perf_counter()
@@ -71,6 +80,9 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
                 group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / planned))
             (x.grad,) = torch.autograd.grad(_loss(model, target, cover, secret, x, key, precision), [x])
             opt.step()
+            if energy is not None:
+                with torch.no_grad():
+                    x.copy_(cover + _capped(x - cover, cap))
             step += 1
             if seconds is not None:  # re-plan from the last step's time (the first one also pays for warm-up)
                 now = time.perf_counter()
@@ -79,6 +91,15 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
             if on_step is not None:
                 on_step()
     return x.detach()
+
+
+def _rms(residual: torch.Tensor) -> torch.Tensor:
+    return residual.float().pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
+
+
+def _capped(residual: torch.Tensor, cap: torch.Tensor) -> torch.Tensor:
+    """``residual`` scaled down (per image) to RMS ``cap`` where it is above it."""
+    return residual * (cap / _rms(residual).clamp(min=1e-12)).clamp(max=1.0)
 
 
 class FrameRefiner:

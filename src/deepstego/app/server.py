@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..core import DEFAULT_MODEL, REFINE_STEPS, default_refine, hide, load_model, model_names, reveal
+from ..core import DEFAULT_MODEL, REFINE_STEPS, STEALTH_ENERGY, STEALTH_STEPS, default_refine, hide, load_model, model_names, reveal
 from ..errors import DeepStegoError, missing_extra
 from ..images import fit_letterbox, load_rgb, save_png, to_tensor
 from ..metrics import image_metrics
@@ -129,7 +129,7 @@ def _key(text: str | None):
 
 
 def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Limits, refine: int | None = None,
-                key: str | None = None, robust: bool = False):
+                key: str | None = None, robust: bool = False, stealth: bool = False):
     cover_p, secret_p = _upload_path(cover_file, "a cover image"), _upload_path(secret_file, "a secret image")
     for p, what in ((cover_p, "cover"), (secret_p, "secret")):
         _check_size(p, limits, what)
@@ -139,6 +139,8 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
             cover = load_rgb(cover_p, name="the cover", strict=True)
             fitted = fit_letterbox(load_rgb(secret_p, name="the secret", strict=False), cover.shape[1],
                                    cover.shape[0])
+            if robust and stealth:
+                raise DeepStegoError("Stealth applies to lossless network hides, not to a robust image.")
             if robust:  # the robust image hider: no model, no refinement; a JPEG download
                 note = f"  \nRobust: a JPEG at quality {JPEG_QUALITY} that survives a re-save at that quality."
                 stego = hide(cover, fitted, key=k, robust=True)
@@ -146,7 +148,11 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
             else:
                 model = load_model(model_name or None)
                 steps, note = _refine_steps(refine, model, cover, limits)
-                stego = hide(cover, fitted, model=model, key=k, refine=steps)
+                if stealth and model.trainable:
+                    steps = max(steps, min(STEALTH_STEPS, limits.max_refine_steps)) if steps else 0
+                    note = (f"  \nStealth: the residual capped at {STEALTH_ENERGY:g} of the network's RMS, "
+                            f"{steps} refinement steps.")
+                stego = hide(cover, fitted, model=model, key=k, refine=steps, stealth=stealth)
                 out = d / "stego.png"
                 save_png(stego, out)
             stego_back = np.asarray(Image.open(out).convert("RGB"))  # reveal what the download holds
@@ -259,6 +265,8 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
                                      "only)", elem_id="img-refine")
             ikey = _key_field("img-key")
             irobust = _robust_field("img-robust")
+            istealth = gr.Checkbox(label="Stealth: a fainter residual, harder for steganalysers, at a cost in secret "
+                                         "quality (networks only)", value=False, elem_id="img-stealth")
             go = gr.Button("Hide", variant="primary", elem_id="img-hide")
             with gr.Row():
                 stego_img = gr.Image(label="Stego", format="png", interactive=False, elem_id="img-stego")
@@ -271,10 +279,10 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
                 noise_s = gr.Image(label="Noise graph: secret", format="png", interactive=False)
             strip = gr.Image(label="cover · secret · stego · revealed · |cover diff|×10 · |secret diff|×10",
                              format="png", interactive=False)
-            def run_image(c, s, m, r, k, rb):  # generators (see the module docstring): a lambda would hide that
-                yield from hide_images(c, s, m, work, limits, r, k, rb)
+            def run_image(c, s, m, r, k, rb, st):  # generators (see the module docstring): a lambda would hide that
+                yield from hide_images(c, s, m, work, limits, r, k, rb, st)
 
-            go.click(run_image, [cover, secret, model, refine, ikey, irobust],
+            go.click(run_image, [cover, secret, model, refine, ikey, irobust, istealth],
                      [stego_img, stego_png, revealed_img, figures, noise_c, noise_s, strip], api_name="hide_image")
         with gr.Tab("Video", id="video"):
             with gr.Row():

@@ -141,13 +141,13 @@ class RevealDetector(Detector):
         from pathlib import Path
 
         from ..core import load_model
-        from .pairs import REFINED, hider_model
+        from .pairs import hider_model
 
-        name, steps = hider_model(hider)
-        if Path(name).exists():  # a weights file: keep the detector usable from any folder
-            hider = str(Path(name).resolve()) + (f"{REFINED}{steps}" if steps else "")
+        h = hider_model(hider)
+        if Path(h.name).exists():  # a weights file: keep the detector usable from any folder
+            hider = str(Path(h.name).resolve()) + h.suffix
         self.config = {"hider": hider}
-        self.hider = copy.deepcopy(load_model(name))  # frozen here, untouched in the shared model cache
+        self.hider = copy.deepcopy(load_model(h.name))  # frozen here, untouched in the shared model cache
         for p in self.hider.parameters():
             p.requires_grad_(False)
         self.head = nn.Sequential(

@@ -7,13 +7,15 @@ trained on), so train and test never share a photo either. Stego images are roun
 what a saved PNG holds.
 
 A hider is a model name or weights path (see ``deepstego models``), optionally with ``+refine:STEPS`` (its stego
-refined for that many steps, as ``deepstego hide`` does by default: ``dsnet-v2+refine:50``), or ``lsb-random:RATE``:
+refined for that many steps, as ``deepstego hide`` does by default: ``dsnet-v2+refine:50``) and ``+stealth:ENERGY``
+(the residual capped at that share of the network's, as ``deepstego hide --stealth`` does at 0.7), or ``lsb-random:RATE``:
 LSB replacement of a random message at RATE bits per pixel and channel (the classical setting, e.g.
 ``lsb-random:0.5``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +27,42 @@ from .classical import lsb_embed
 
 RANDOM_LSB = "lsb-random:"
 REFINED = "+refine:"
+STEALTH = "+stealth:"
 
 
-def hider_model(hider: str) -> tuple[str, int]:
-    """``NAME+refine:STEPS`` → (NAME, STEPS); a plain model name or path → (it, 0)."""
-    name, sep, steps = hider.rpartition(REFINED)
-    if not sep:
-        return hider, 0
-    try:
-        return name, int(steps)
-    except ValueError:
-        raise DeepStegoError(f"{hider!r}: expected NAME{REFINED}STEPS, e.g. dsnet-v2{REFINED}50") from None
+@dataclass(frozen=True)
+class Hider:
+    """A hider string taken apart: ``NAME[+refine:STEPS][+stealth:ENERGY]``."""
+
+    name: str
+    refine: int = 0
+    stealth: float | None = None
+
+    @property
+    def suffix(self) -> str:
+        return ((f"{REFINED}{self.refine}" if self.refine else "")
+                + (f"{STEALTH}{self.stealth:g}" if self.stealth is not None else ""))
+
+
+def hider_model(hider: str) -> Hider:
+    """``NAME+refine:STEPS`` → Hider(NAME, STEPS); ``+stealth:ENERGY`` adds the stealth cap (and
+    :data:`~deepstego.refine.STEALTH_STEPS` steps unless ``+refine`` says otherwise); a plain name → Hider(it)."""
+    name, options = hider, {}
+    while True:
+        head, sep, value = name.rpartition("+")
+        option, colon, number = value.partition(":")
+        if not sep or not colon or f"+{option}:" not in (REFINED, STEALTH) or option in options:
+            break
+        try:
+            options[option] = int(number) if option == "refine" else float(number)
+        except ValueError:
+            raise DeepStegoError(f"{hider!r}: expected NAME{REFINED}STEPS or NAME{STEALTH}ENERGY, e.g. "
+                                 f"dsnet-v2{REFINED}50 or dsnet-v2{STEALTH}0.7") from None
+        name = head
+    from ..refine import STEALTH_STEPS
+
+    stealth = options.get("stealth")
+    return Hider(name, options.get("refine", STEALTH_STEPS if stealth is not None else 0), stealth)
 
 
 def split_groups(paths: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -59,11 +86,11 @@ def make_stego(hider: str, covers: torch.Tensor, secrets: torch.Tensor, seed: in
 
     from ..keys import Key
 
-    name, steps = hider_model(hider)
-    model = load_model(name)
+    h = hider_model(hider)
+    model = load_model(h.name)
     # a keyed hider's stego under many keys, as many users would make it (the detector never learns one key)
     key = (lambda i: Key.for_seed(seed * 100_000 + i)) if model.keyed else (lambda i: None)
-    out = [hide_tensor(model, c, s, key=key(i), refine=steps)
+    out = [hide_tensor(model, c, s, key=key(i), refine=h.refine, stealth=h.stealth)
            for i, (c, s) in enumerate(zip(covers.split(16), secrets.split(16)))]
     return torch.cat(out).clone()  # a normal tensor, usable in training outside inference mode
 

@@ -18,6 +18,7 @@ class LossConfig:
     cover_ramp_start: float = 0.02
     cover_ramp_steps: int = 1000
     adaptive: bool = False  # the cover's L1 term weighted by HILL's embedding cost (train.critic.hill_cost)
+    residual_stats: float = 0.0  # weight of the SRM-residual statistics penalty (train.critic.residual_statistics)
 
 
 def cover_weight(cfg: LossConfig, step: int) -> float:
@@ -51,6 +52,12 @@ def stego_loss(cfg: LossConfig, cover, secret, stego, revealed, *, step: int | N
     s = _distance(cfg.kind, secret, revealed)
     total = wc * c + cfg.beta * s
     out = {"cover": c.detach(), "secret": s.detach()}
+    if cfg.residual_stats > 0:  # what a rich-model steganalyser counts, stego against cover
+        from .critic import residual_statistics_penalty
+
+        stats = residual_statistics_penalty(cover, stego)
+        total = total + wc * cfg.residual_stats * stats
+        out["residual_stats"] = stats.detach()
     if cfg.ssim_weight > 0:
         cs = ssim_loss(cover, stego)
         ss = ssim_loss(secret, revealed.clamp(0, 1))

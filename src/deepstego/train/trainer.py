@@ -85,7 +85,8 @@ class Trainer:
         limits.count("--batch", cfg.batch, 1, limits.MAX_TRAIN_BATCH)
         limits.count("--epochs", cfg.epochs, 1, limits.MAX_STEPS)
         limits.count("--steps-per-epoch", cfg.steps_per_epoch, 1, limits.MAX_STEPS)
-        for flag, weight in (("--critic-weight", cfg.critic_weight), ("--adversary-weight", cfg.adversary_weight)):
+        for flag, weight in (("--critic-weight", cfg.critic_weight), ("--adversary-weight", cfg.adversary_weight),
+                             ("--residual-stats-weight", cfg.loss.residual_stats)):
             if not weight >= 0:
                 raise DeepStegoError(f"{flag} must be 0 or more, not {weight}")
         keep_freed_memory()

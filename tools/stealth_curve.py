@@ -1,0 +1,104 @@
+"""The stealth trade-off curve of docs/steganalysis.md: secret SSIM against the AUC of detectors freshly trained
+against each setting.
+
+    python tools/stealth_curve.py [--energies 0.85 0.7 0.55] [--methods cnn srm] [--models NAME=WEIGHTS ...]
+
+Each setting is a hider (see ``deepstego detect train --help``): the default model's ``hide`` (its refinement,
+``+refine:14``, is energy 1), ``hide --stealth-energy E`` for each energy (``+stealth:E``), and each extra model
+with its own default refinement. For every setting tools/steganalysis.sh trains each detector on the training
+photos against that hider's output and scores it on the evaluation photos (the measuring rule: no detector ever
+saw the hider during its training, nor the evaluation photos); ``deepstego eval`` measures cover and secret SSIM
+on the evaluation photos (centre crops, 256 px, through saved PNGs). Finished detector figures are kept, so the
+tool resumes where it stopped. Writes results/stealth/curve.json, results/stealth/curve.md and
+docs/steganalysis/stealth_curve.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from deepstego.core import DEFAULT_MODEL, REFINE_STEPS
+from deepstego.evaluate import evaluate
+
+ROOT = Path(__file__).resolve().parent.parent
+RES = ROOT / "results" / "steganalysis"
+
+
+def settings(energies: list[float], models: list[str]) -> list[dict]:
+    rows = [{"name": f"{DEFAULT_MODEL}-refined", "hider": f"{DEFAULT_MODEL}+refine:{REFINE_STEPS}",
+             "model": DEFAULT_MODEL, "stealth": False}]
+    rows += [{"name": f"{DEFAULT_MODEL}-stealth{e:g}", "hider": f"{DEFAULT_MODEL}+stealth:{e:g}",
+              "model": DEFAULT_MODEL, "stealth": e} for e in energies]
+    for spec in models:
+        name, _, weights = spec.partition("=")
+        rows.append({"name": name, "hider": f"{weights}+refine:{REFINE_STEPS}", "model": weights, "stealth": False})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--energies", type=float, nargs="*", default=[0.85, 0.7, 0.55])
+    ap.add_argument("--methods", nargs="*", default=["cnn", "srm"])
+    ap.add_argument("--models", nargs="*", default=[], metavar="NAME=WEIGHTS",
+                    help="models trained for stealth, hidden with their default refinement")
+    ap.add_argument("--size", type=int, default=256)
+    a = ap.parse_args()
+    rows = settings(a.energies, a.models)
+    env = {**os.environ, "METHODS": " ".join(a.methods)}
+    subprocess.run([str(ROOT / "tools" / "steganalysis.sh"), *(f"{r['name']}={r['hider']}" for r in rows)],
+                   check=True, env=env, cwd=ROOT)
+    for r in rows:
+        res = evaluate(r["model"], size=a.size, stealth=r["stealth"])
+        r.update({k: res["mean"][k] for k in ("cover_ssim", "cover_psnr", "secret_ssim", "secret_psnr")},
+                 refine=res["refine"], seconds=res["hide_seconds_per_pair"])
+        for m in ["classical", *a.methods]:
+            f = RES / f"{m}-{r['name']}.json"
+            if f.exists():
+                r[f"{m}_auc"] = json.loads(f.read_text())["auc"]
+        print(r, flush=True)
+    out = ROOT / "results" / "stealth"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "curve.json").write_text(json.dumps(rows, indent=1) + "\n")
+    methods = ["classical", *a.methods]
+    lines = [f"| setting | refinement steps | cover SSIM | secret SSIM | " + " | ".join(f"{m} AUC" for m in methods)
+             + " |", "|---" * (4 + len(methods)) + "|"]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['refine']} | {r['cover_ssim']:.4f} | {r['secret_ssim']:.4f} | "
+                     + " | ".join(f"{r[m + '_auc']:.3f}" if m + "_auc" in r else "–" for m in methods) + " |")
+    (out / "curve.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    plot(rows, a.methods, ROOT / "docs" / "steganalysis" / "stealth_curve.png")
+
+
+def plot(rows: list[dict], methods: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
+    for m, marker in zip(methods, "os^v"):
+        pts = [(r["secret_ssim"], r[m + "_auc"], r["name"]) for r in rows if m + "_auc" in r]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker, label=f"{m} (trained fresh per setting)")
+        for x, y, name in pts:
+            ax.annotate(name.replace(f"{DEFAULT_MODEL}-", ""), (x, y), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+    ax.axhline(0.5, color="k", lw=0.6, ls="--", label="chance")
+    ax.axhline(0.70, color="tab:red", lw=0.6, ls=":", label="issue bar for --stealth (0.70)")
+    ax.axvline(0.85, color="tab:red", lw=0.6, ls=":")
+    ax.set_xlabel("secret SSIM (evaluation photos, 256 px, from saved PNGs)")
+    ax.set_ylabel("detector AUC (evaluation photos, 128-px crops)")
+    ax.set_ylim(0.45, 1.02)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    print(f"figure written to {path}")
+
+
+if __name__ == "__main__":
+    main()
