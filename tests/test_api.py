@@ -155,8 +155,11 @@ def test_refinement_in_tiles_leaves_no_seam(tmp_path):
 
 def test_stealth_caps_the_residual_and_still_reveals_the_secret(photos, tmp_path):
     """hide(stealth=True): the saved PNG's residual is at most STEALTH_ENERGY of the network pass's RMS (plus the
-    8-bit rounding), the cover is closer than the default hide's, and the secret still comes back."""
-    from deepstego.core import STEALTH_ENERGY
+    8-bit rounding), its rich-model residual statistics are much nearer the cover's than the default hide's, the
+    cover is closer, and the secret still comes back."""
+    import torch
+
+    from deepstego.stealth import STEALTH_ENERGY, residual_statistics_penalty
 
     cover, secret = square(photos[6], 160), square(photos[7], 160)
     network, default, stealth = (deepstego.hide(cover, secret, refine=0), deepstego.hide(cover, secret),
@@ -166,6 +169,9 @@ def test_stealth_caps_the_residual_and_still_reveals_the_secret(photos, tmp_path
     assert rms(stealth) <= STEALTH_ENERGY * rms(network) + 0.15, (rms(stealth), rms(network))
     assert rms(default) > 0.9 * rms(network)  # the cap is the stealth mode's, not every hide's
     assert image_metrics(cover, stealth)["ssim"] > image_metrics(cover, default)["ssim"]
+    t = lambda a: torch.from_numpy(np.asarray(a)).permute(2, 0, 1)[None].float() / 255
+    stats = [float(residual_statistics_penalty(t(cover), t(s))) for s in (default, stealth)]
+    assert stats[1] < 0.5 * stats[0], stats
     own = image_metrics(secret, back)["ssim"]
     other = image_metrics(square(photos[8], 160), back)["ssim"]
     assert own > 0.75 and own > other + 0.3, (own, other)

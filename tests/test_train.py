@@ -232,7 +232,7 @@ def test_critic_in_the_loop_resumes_exactly_and_learns_to_see_stego(train_folder
 
 
 def test_hill_cost_is_high_where_the_cover_is_smooth(photos):
-    from deepstego.train.critic import hill_cost
+    from deepstego.stealth import hill_cost
 
     x = torch.full((1, 3, 64, 64), 0.5)
     x[..., 32:] = torch.rand(1, 3, 64, 32)  # right half: noise
@@ -246,7 +246,7 @@ def test_residual_statistics_penalty_grows_with_the_payload_and_descends(photos)
     for the default model's stego than for LSB at 0.1 bpp, and a small step against its gradient lowers it."""
     from deepstego.core import hide_tensor, load_model
     from deepstego.steganalysis.classical import lsb_embed
-    from deepstego.train.critic import residual_statistics_penalty
+    from deepstego.stealth import residual_statistics_penalty
 
     cover = torch.stack([torch.from_numpy(square(p, 96)).permute(2, 0, 1).float() / 255 for p in photos[:4]])
     u8 = (cover * 255).round().to(torch.uint8).numpy()

@@ -1,11 +1,11 @@
 """The stealth trade-off curve of docs/steganalysis.md: secret SSIM against the AUC of detectors freshly trained
 against each setting.
 
-    python tools/stealth_curve.py [--energies 0.85 0.7 0.55] [--methods cnn srm] [--models NAME=WEIGHTS ...]
+    python tools/stealth_curve.py [--methods cnn srm] [--settings NAME=HIDER ...]
 
-Each setting is a hider (see ``deepstego detect train --help``): the default model's ``hide`` (its refinement,
-``+refine:14``, is energy 1), ``hide --stealth-energy E`` for each energy (``+stealth:E``), and each extra model
-with its own default refinement. For every setting tools/steganalysis.sh trains each detector on the training
+Each setting is a hider (``NAME+refine:STEPS+stealth:ENERGY+stats:WEIGHT``, see ``deepstego detect train --help``).
+By default: the default model's plain ``hide`` (14 refinement steps); the energy cap alone at 0.85 (30 steps); the
+residual-statistics penalty alone at 14 steps; and ``hide --stealth`` (both, 30 steps). For every setting tools/steganalysis.sh trains each detector on the training
 photos against that hider's output and scores it on the evaluation photos (the measuring rule: no detector ever
 saw the hider during its training, nor the evaluation photos); ``deepstego eval`` measures cover and secret SSIM
 on the evaluation photos (centre crops, 256 px, through saved PNGs). Finished detector figures are kept, so the
@@ -23,36 +23,32 @@ from pathlib import Path
 
 from deepstego.core import DEFAULT_MODEL, REFINE_STEPS
 from deepstego.evaluate import evaluate
+from deepstego.steganalysis.pairs import hider_model
+from deepstego.stealth import STEALTH_ENERGY, STEALTH_STATS
 
 ROOT = Path(__file__).resolve().parent.parent
 RES = ROOT / "results" / "steganalysis"
 
 
-def settings(energies: list[float], models: list[str]) -> list[dict]:
-    rows = [{"name": f"{DEFAULT_MODEL}-refined", "hider": f"{DEFAULT_MODEL}+refine:{REFINE_STEPS}",
-             "model": DEFAULT_MODEL, "stealth": False}]
-    rows += [{"name": f"{DEFAULT_MODEL}-stealth{e:g}", "hider": f"{DEFAULT_MODEL}+stealth:{e:g}",
-              "model": DEFAULT_MODEL, "stealth": e} for e in energies]
-    for spec in models:
-        name, _, weights = spec.partition("=")
-        rows.append({"name": name, "hider": f"{weights}+refine:{REFINE_STEPS}", "model": weights, "stealth": False})
-    return rows
+SETTINGS = [f"{DEFAULT_MODEL}-refined={DEFAULT_MODEL}+refine:{REFINE_STEPS}",
+            f"{DEFAULT_MODEL}-stealth0.85={DEFAULT_MODEL}+stealth:0.85",
+            f"{DEFAULT_MODEL}-stats{STEALTH_STATS:g}={DEFAULT_MODEL}+refine:{REFINE_STEPS}+stats:{STEALTH_STATS:g}",
+            f"{DEFAULT_MODEL}-stealth={DEFAULT_MODEL}+stealth:{STEALTH_ENERGY:g}+stats:{STEALTH_STATS:g}"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--energies", type=float, nargs="*", default=[0.85, 0.7, 0.55])
     ap.add_argument("--methods", nargs="*", default=["cnn", "srm"])
-    ap.add_argument("--models", nargs="*", default=[], metavar="NAME=WEIGHTS",
-                    help="models trained for stealth, hidden with their default refinement")
+    ap.add_argument("--settings", nargs="*", default=SETTINGS, metavar="NAME=HIDER")
     ap.add_argument("--size", type=int, default=256)
     a = ap.parse_args()
-    rows = settings(a.energies, a.models)
+    rows = [dict(zip(("name", "hider"), spec.split("=", 1))) for spec in a.settings]
     env = {**os.environ, "METHODS": " ".join(a.methods)}
     subprocess.run([str(ROOT / "tools" / "steganalysis.sh"), *(f"{r['name']}={r['hider']}" for r in rows)],
                    check=True, env=env, cwd=ROOT)
     for r in rows:
-        res = evaluate(r["model"], size=a.size, stealth=r["stealth"])
+        h = hider_model(r["hider"])
+        res = evaluate(h.name, size=a.size, refine=h.refine, stealth=h.stealth)
         r.update({k: res["mean"][k] for k in ("cover_ssim", "cover_psnr", "secret_ssim", "secret_psnr")},
                  refine=res["refine"], seconds=res["hide_seconds_per_pair"])
         for m in ["classical", *a.methods]:

@@ -112,12 +112,13 @@ def _refine_arg(p: argparse.ArgumentParser, seconds: bool = True) -> None:
 
 
 def _stealth_args(p: argparse.ArgumentParser) -> None:
-    from .refine import STEALTH_ENERGY, STEALTH_STEPS
+    from .stealth import STEALTH_ENERGY, STEALTH_STEPS
 
     p.add_argument("--stealth", action="store_true",
-                   help=f"images: a fainter stego, harder for steganalysers, at a cost in secret quality: the "
-                        f"residual is capped at {STEALTH_ENERGY:g} of the network's RMS and refined for at least "
-                        f"{STEALTH_STEPS} steps (the measured trade-off: docs/steganalysis.md)")
+                   help=f"images: a stego harder for steganalysers, at a cost in secret quality: the residual is "
+                        f"capped at {STEALTH_ENERGY:g} of the network's RMS and refined for at least {STEALTH_STEPS} "
+                        f"steps with its rich-model statistics pulled towards the cover's (the measured trade-off: "
+                        f"docs/steganalysis.md)")
     p.add_argument("--stealth-energy", type=float, metavar="E",
                    help=f"with --stealth: the cap as a share of the network's residual RMS, more than 0 and at "
                         f"most 1 (default {STEALTH_ENERGY:g}; lower: fainter, and a poorer secret)")
@@ -319,7 +320,8 @@ def cmd_eval(a) -> int:
         print(f"{r['cover']:>22s} + {r['secret']:<22s} cover SSIM {r['cover_ssim']:.4f} PSNR {r['cover_psnr']:5.2f}"
               f" | secret SSIM {r['secret_ssim']:.4f} PSNR {r['secret_psnr']:5.2f}")
     m = res["mean"]
-    stealth = f", stealth {res['stealth']:g}" if res["stealth"] else ""
+    dial = res["stealth"]
+    stealth = f", stealth: energy {dial['energy']}, statistics {dial['stats']:g}" if dial else ""
     print(f"mean of {res['pairs']} pairs ({res['refine']} refinement steps{stealth}, "
           f"{res['hide_seconds_per_pair']:.2f} s per hide): cover SSIM {m['cover_ssim']:.4f} PSNR {m['cover_psnr']:.2f} dB | "
           f"secret SSIM {m['secret_ssim']:.4f} PSNR {m['secret_psnr']:.2f} dB")

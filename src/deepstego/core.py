@@ -31,7 +31,8 @@ from .models.weights import load_weights, read_meta, shipped_weights
 from .precision import keep_freed_memory
 from .robust import JPEG_QUALITY, hide_image, lossless_note, reveal_image, robust_model, uses_codec
 from .refine import (REFINE_BETAS, REFINE_COVER_SSIM, REFINE_LR, REFINE_SECONDS, REFINE_STEPS,  # noqa: F401
-                     STEALTH_ENERGY, STEALTH_STEPS, FrameRefiner, refine_stego)
+                     FrameRefiner, refine_stego)
+from .stealth import STEALTH_STEPS, Stealth
 
 DEFAULT_MODEL = "dsnet-v2"
 TILE = 1280  # tile side in px (plus context) for large images; 720p and smaller run in one pass
@@ -154,7 +155,7 @@ def keyed_models() -> list[str]:
 def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, key: Key | None = None,
                 precision: str = "auto", backend: str = "auto", tile: int = TILE, refine: int = 0,
                 refine_seconds: float | None = None, progress: bool = False,
-                refiner: FrameRefiner | None = None, stealth: float | None = None) -> torch.Tensor:
+                refiner: FrameRefiner | None = None, stealth: Stealth | None = None) -> torch.Tensor:
     """N×3×H×W covers and secrets (float in [0, 1]) → stego on the 8-bit grid (float in [0, 1]).
 
     ``key`` is required by keyed models and refused by keyless ones. ``backend`` runs the network pass
@@ -162,13 +163,11 @@ def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *,
     that many steps of :func:`refine_stego` (``progress``: one bar on stderr for every tile's steps), within
     ``refine_seconds`` for the whole image if given (shared out evenly over the tiles still to refine).
     ``refiner``, for consecutive video frames instead of ``refine``, carries one :class:`FrameRefiner` along them
-    (frames larger than one tile keep the network pass). ``stealth`` (0 < stealth ≤ 1) caps the residual at that
-    share of the network's residual RMS during the refinement (``refine_stego``'s ``energy``)."""
+    (frames larger than one tile keep the network pass). ``stealth`` sets the refinement's energy cap and
+    residual-statistics penalty (:class:`~deepstego.stealth.Stealth`)."""
     refine = limits.count("refinement steps", refine, 0, limits.MAX_REFINE_STEPS)
     if refine_seconds is not None:
         refine_seconds = limits.seconds("refinement time", refine_seconds, limits.MAX_REFINE_SECONDS)
-    if stealth is not None:
-        stealth = limits.fraction("the stealth energy", stealth)
     if (refine or stealth is not None) and not model.trainable:
         raise DeepStegoError(f"{model.arch} has no differentiable reveal network to refine against: refinement steps "
                              f"must be 0 and stealth off")
@@ -188,7 +187,9 @@ def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *,
                 stego = net.encode(c, s, *k)
                 budget = None if deadline is None else max(0.0, deadline - time.perf_counter()) / (tiles - done)
                 out = refine_stego(model, c, s, stego, *k, steps=refine, seconds=budget, precision=precision,
-                                   energy=stealth, on_step=bar.update)
+                                   energy=None if stealth is None else stealth.energy,
+                                   stats=0.0 if stealth is None else stealth.stats,
+                                   on_step=bar.update)
                 done += 1
                 bar.total = bar.n + refine * (tiles - done)  # a time budget may have cut this tile's steps
                 return out
@@ -251,7 +252,7 @@ def model_key(model: StegoModel, key=None) -> Key | None:
 
 def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backend: str = "auto",
          refine: int | None = None, refine_seconds: float | None = REFINE_SECONDS, progress: bool = False,
-         robust: bool = False, quality: int = JPEG_QUALITY, stealth: bool | float = False):
+         robust: bool = False, quality: int = JPEG_QUALITY, stealth: bool | float | Stealth = False):
     """Hide ``secret`` in ``cover``; returns the stego image, the cover's exact size, as the cover's kind.
 
     The secret is fitted inside the cover's size (aspect kept, mid-grey bars). ``key`` (a passphrase, bytes or a
@@ -263,9 +264,10 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backen
     (:func:`deepstego.robust.hide_image`; ``key`` optional, seals them; refinement does not apply; ``quality``:
     the JPEG quality the stego will be saved at, which the bits must survive twice, default 90), or with a
     robust ``model`` trained for lossy channels; :func:`deepstego.robust.save_stego` writes a JPEG or PNG.
-    ``stealth`` trades secret quality for a fainter residual: it is capped at :data:`STEALTH_ENERGY` of the
-    network's RMS (or at the share ``stealth`` gives, 0 < stealth ≤ 1) and refined for :data:`STEALTH_STEPS`
-    steps unless ``refine`` says otherwise (what that buys against detectors: docs/steganalysis.md).
+    ``stealth`` trades secret quality for a stego harder to detect: the residual is capped at 0.7 of the network's
+    RMS (or at the share ``stealth`` gives, 0 < stealth ≤ 1; or a :class:`~deepstego.stealth.Stealth`) and refined
+    for :data:`STEALTH_STEPS` steps, unless ``refine`` says otherwise, with the rich model's residual statistics
+    pulled towards the cover's (what that buys against detectors: docs/steganalysis.md).
     """
     if stealth and robust:
         raise DeepStegoError("stealth applies to lossless network hides, not to robust mode")
@@ -282,18 +284,11 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backen
     steps = default_refine(model, stealth) if refine is None else refine
     stego = hide_tensor(model, to_tensor(c), to_tensor(s), key=k, precision=precision, backend=backend,
                         refine=steps, refine_seconds=refine_seconds, progress=progress,
-                        stealth=stealth_energy(stealth))
+                        stealth=Stealth.of(stealth))
     return _like(cover, to_uint8(stego))
 
 
-def stealth_energy(stealth: bool | float) -> float | None:
-    """``hide``'s ``stealth`` as the residual's cap: None when off, :data:`STEALTH_ENERGY` for True."""
-    if stealth is False or stealth is None:
-        return None
-    return STEALTH_ENERGY if stealth is True else limits.fraction("the stealth energy", stealth)
-
-
-def default_refine(model: StegoModel, stealth: bool | float = False) -> int:
+def default_refine(model: StegoModel, stealth: bool | float | Stealth | None = False) -> int:
     """Refinement steps an image hide takes unless told: 0 for ``lsb``; for networks the ``refine_steps`` their
     weights JSON sets (the keyed models: 50, the steps their secret needs to pass SSIM 0.95), else
     :data:`REFINE_STEPS`; at least :data:`STEALTH_STEPS` with ``stealth``."""
@@ -301,7 +296,7 @@ def default_refine(model: StegoModel, stealth: bool | float = False) -> int:
         return 0
     steps = getattr(model, "meta", {}).get("refine_steps", REFINE_STEPS)
     steps = limits.count("the weights JSON's refine_steps", steps, 0, limits.MAX_REFINE_STEPS)
-    return max(steps, STEALTH_STEPS) if stealth_energy(stealth) else steps
+    return max(steps, STEALTH_STEPS) if Stealth.of(stealth) else steps
 
 
 def reveal(stego, *, model=None, key=None, size: tuple[int, int] | None = None, precision: str = "auto",

@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from . import limits
-from .core import default_refine, hide, load_model, reveal, stealth_energy
+from .core import default_refine, hide, load_model, reveal
+from .stealth import Stealth
 from .data import eval_photos, list_images
 from .errors import DeepStegoError
 from .images import atomic_write, load_rgb
@@ -33,9 +34,14 @@ def centre_square(path: Path, size: int) -> np.ndarray:
     return np.asarray(im.crop((left, top, left + size, top + size))).copy()
 
 
+def _stealth_label(stealth) -> dict | None:
+    dial = Stealth.of(stealth)
+    return None if dial is None else {"energy": dial.energy, "stats": dial.stats}
+
+
 def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, precision: str = "auto",
              backend: str = "auto", grid: Path | None = None, refine: int | None = None, key=None,
-             stealth: bool | float = False) -> dict:
+             stealth: bool | float | Stealth = False) -> dict:
     """Pair photo i (cover) with photo i+1 (secret), cyclically; return per-pair and mean metrics. A keyed model
     hides and reveals with ``key``, by default a fixed measurement key (``Key.for_seed(0)``); ``stealth`` as for
     :func:`~deepstego.core.hide`."""
@@ -72,7 +78,7 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
     minimum = {k: float(np.min([r[k] for r in rows])) for k in keys if k.endswith("ssim")}
     result = {"model": _model_label(model, net), "size": size, "precision": resolve_precision(precision),
               "backend": runner(net, backend, precision).name,
-              "refine": refine, "stealth": stealth_energy(stealth), "hide_seconds_per_pair": seconds / len(rows), "pairs": len(rows),
+              "refine": refine, "stealth": _stealth_label(stealth), "hide_seconds_per_pair": seconds / len(rows), "pairs": len(rows),
               "mean": mean, "min": minimum, "per_pair": rows}
     if grid:
         t = [torch.from_numpy(np.stack([row[j] for row in tiles])).permute(0, 3, 1, 2).float() / 255 for j in range(4)]

@@ -16,6 +16,7 @@ from .metrics import SSIMTo
 from .models import StegoModel
 from .models.blocks import quantize
 from .precision import autocast
+from .stealth import capped, residual_statistics_penalty, rms
 
 REFINE_STEPS = 14
 REFINE_LR = 2e-3
@@ -26,28 +27,28 @@ REFINE_COVER_SSIM = 3.0  # weight of the cover's (1 − SSIM) term: SSIM is the 
 # twice as long) it does not pay on the test videos (tools/video_refine.py, docs/training.md)
 VIDEO_REFINE_BUDGET = 0.0
 VIDEO_REFINE_LR = 5e-4  # a step of 2e-3 moves every pixel by half a level at once: smooth secrets lose more than they gain
-STEALTH_ENERGY = 0.7  # --stealth: the residual's RMS capped at this share of the network's (docs/steganalysis.md)
-STEALTH_STEPS = 30  # a capped residual needs more steps to find where the reveal network reads it best
 SCENE_CHANGE = 0.1  # mean absolute change of cover or secret (of 1) that drops the carried correction
 
 
 def _loss(model: StegoModel, target: SSIMTo, cover: torch.Tensor, secret: torch.Tensor, x: torch.Tensor,
-          key: tuple, precision: str) -> torch.Tensor:
+          key: tuple, precision: str, stats: float = 0.0) -> torch.Tensor:
     """L1 + SSIM distances of the 8-bit-rounded ``x`` to the cover and of its reveal to the secret; ``target``
-    holds both references (cover and secret stacked along the batch)."""
+    holds both references (cover and secret stacked along the batch); ``stats`` weighs the residual-statistics
+    penalty."""
     stored = quantize(x, "round")
     with autocast(precision):
         revealed = model.decode(stored, *key).float()
     sim = target(torch.cat([stored, revealed.clamp(0, 1)]))
     n = len(cover)
-    return ((stored - cover).abs().mean() + REFINE_COVER_SSIM * (1 - sim[:n].mean())
+    loss = ((stored - cover).abs().mean() + REFINE_COVER_SSIM * (1 - sim[:n].mean())
             + (revealed - secret).abs().mean() + (1 - sim[n:].mean()))
+    return loss + stats * residual_statistics_penalty(cover, stored) if stats else loss
 
 
 def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, stego: torch.Tensor,
                  signs: torch.Tensor | None = None, *, steps: int = REFINE_STEPS, lr: float = REFINE_LR,
                  betas: tuple[float, float] = REFINE_BETAS, seconds: float | None = None, precision: str = "auto",
-                 energy: float | None = None, on_step=None) -> torch.Tensor:
+                 energy: float | None = None, stats: float = 0.0, on_step=None) -> torch.Tensor:
     """Improve a stego image for this model's fixed reveal network by gradient descent on its pixels (the idea of
     Kishore et al., "Fixed Neural Network Steganography", ICLR 2022): Adam with a cosine-decayed step size
     minimises L1 + SSIM distances of stego to cover and of the reveal of the 8-bit-rounded stego (straight-through)
@@ -60,9 +61,11 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
 
     ``energy`` (the stealth dial, 0 < energy ≤ 1) caps each image's residual, stego − cover, at that share of the
     network's residual RMS: the start and every step are scaled back inside it, so the refinement spends a smaller
-    budget where the reveal network reads it best (it runs even with ``steps`` 0)."""
+    budget where the reveal network reads it best (it runs even with ``steps`` 0). ``stats`` > 0 adds the
+    residual-statistics penalty (:func:`~deepstego.stealth.residual_statistics_penalty`, what the rich-model
+    steganalyser counts) to the loss with that weight."""
     if energy is not None:
-        stego = cover + _capped(stego - cover, energy * _rms(stego - cover))
+        stego = cover + capped(stego - cover, energy * rms(stego - cover))
     if steps <= 0:
         return stego
     key = () if signs is None else (signs,)
@@ -71,18 +74,18 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
         key = tuple(k.clone() for k in key)
         target = SSIMTo(torch.cat([cover, secret]))  # both SSIM terms in one blur, the references blurred once
         x = stego.detach().clone().requires_grad_(True)
-        cap = None if energy is None else _rms(x.detach() - cover)
+        cap = None if energy is None else rms(x.detach() - cover)
         opt = torch.optim.Adam([x], lr=lr, betas=betas)
         planned, step = steps, 0
         start = last = time.perf_counter()
         while step < planned:
             for group in opt.param_groups:
                 group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / planned))
-            (x.grad,) = torch.autograd.grad(_loss(model, target, cover, secret, x, key, precision), [x])
+            (x.grad,) = torch.autograd.grad(_loss(model, target, cover, secret, x, key, precision, stats), [x])
             opt.step()
             if energy is not None:
                 with torch.no_grad():
-                    x.copy_(cover + _capped(x - cover, cap))
+                    x.copy_(cover + capped(x - cover, cap))
             step += 1
             if seconds is not None:  # re-plan from the last step's time (the first one also pays for warm-up)
                 now = time.perf_counter()
@@ -91,15 +94,6 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
             if on_step is not None:
                 on_step()
     return x.detach()
-
-
-def _rms(residual: torch.Tensor) -> torch.Tensor:
-    return residual.float().pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
-
-
-def _capped(residual: torch.Tensor, cap: torch.Tensor) -> torch.Tensor:
-    """``residual`` scaled down (per image) to RMS ``cap`` where it is above it."""
-    return residual * (cap / _rms(residual).clamp(min=1e-12)).clamp(max=1.0)
 
 
 class FrameRefiner:

@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..core import DEFAULT_MODEL, REFINE_STEPS, STEALTH_ENERGY, STEALTH_STEPS, default_refine, hide, load_model, model_names, reveal
+from ..core import DEFAULT_MODEL, REFINE_STEPS, default_refine, hide, load_model, model_names, reveal
 from ..errors import DeepStegoError, missing_extra
 from ..images import fit_letterbox, load_rgb, save_png, to_tensor
 from ..metrics import image_metrics
 from ..models.weights import read_meta, shipped_weights
 from ..robust import JPEG_QUALITY, save_stego
+from ..stealth import STEALTH_ENERGY, STEALTH_STEPS
 from ..report import comparison_grid
 from ..video.io import is_video_path, probe
 

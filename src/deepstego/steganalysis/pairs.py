@@ -8,7 +8,8 @@ what a saved PNG holds.
 
 A hider is a model name or weights path (see ``deepstego models``), optionally with ``+refine:STEPS`` (its stego
 refined for that many steps, as ``deepstego hide`` does by default: ``dsnet-v2+refine:50``) and ``+stealth:ENERGY``
-(the residual capped at that share of the network's, as ``deepstego hide --stealth`` does at 0.7), or ``lsb-random:RATE``:
+(the residual capped at that share of the network's) and ``+stats:WEIGHT`` (the residual-statistics penalty in the
+refinement) — ``deepstego hide --stealth`` is ``+stealth:0.7+stats:0.3`` — or ``lsb-random:RATE``:
 LSB replacement of a random message at RATE bits per pixel and channel (the classical setting, e.g.
 ``lsb-random:0.5``).
 """
@@ -23,35 +24,41 @@ import torch
 
 from ..data.dataset import PairSampler, PhotoBank
 from ..errors import DeepStegoError
+from ..stealth import STEALTH_STEPS, Stealth
 from .classical import lsb_embed
 
 RANDOM_LSB = "lsb-random:"
 REFINED = "+refine:"
 STEALTH = "+stealth:"
+STATS = "+stats:"
 
 
 @dataclass(frozen=True)
 class Hider:
-    """A hider string taken apart: ``NAME[+refine:STEPS][+stealth:ENERGY]``."""
+    """A hider string taken apart: ``NAME[+refine:STEPS][+stealth:ENERGY][+stats:WEIGHT]``."""
 
     name: str
     refine: int = 0
-    stealth: float | None = None
+    stealth: Stealth | None = None
 
     @property
     def suffix(self) -> str:
+        dial = self.stealth
         return ((f"{REFINED}{self.refine}" if self.refine else "")
-                + (f"{STEALTH}{self.stealth:g}" if self.stealth is not None else ""))
+                + (f"{STEALTH}{dial.energy:g}" if dial and dial.energy is not None else "")
+                + (f"{STATS}{dial.stats:g}" if dial and dial.stats else ""))
 
 
 def hider_model(hider: str) -> Hider:
-    """``NAME+refine:STEPS`` → Hider(NAME, STEPS); ``+stealth:ENERGY`` adds the stealth cap (and
-    :data:`~deepstego.refine.STEALTH_STEPS` steps unless ``+refine`` says otherwise); a plain name → Hider(it)."""
+    """``NAME+refine:STEPS`` → Hider(NAME, STEPS); ``+stealth:ENERGY`` adds the stealth dial's cap and
+    ``+stats:WEIGHT`` its residual-statistics penalty (each with :data:`~deepstego.stealth.STEALTH_STEPS` steps
+    unless ``+refine`` says otherwise); a plain name → Hider(it). ``hide --stealth`` is
+    ``+stealth:0.7+stats:0.3``."""
     name, options = hider, {}
     while True:
         head, sep, value = name.rpartition("+")
         option, colon, number = value.partition(":")
-        if not sep or not colon or f"+{option}:" not in (REFINED, STEALTH) or option in options:
+        if not sep or not colon or f"+{option}:" not in (REFINED, STEALTH, STATS) or option in options:
             break
         try:
             options[option] = int(number) if option == "refine" else float(number)
@@ -59,10 +66,10 @@ def hider_model(hider: str) -> Hider:
             raise DeepStegoError(f"{hider!r}: expected NAME{REFINED}STEPS or NAME{STEALTH}ENERGY, e.g. "
                                  f"dsnet-v2{REFINED}50 or dsnet-v2{STEALTH}0.7") from None
         name = head
-    from ..refine import STEALTH_STEPS
-
-    stealth = options.get("stealth")
-    return Hider(name, options.get("refine", STEALTH_STEPS if stealth is not None else 0), stealth)
+    if "stealth" not in options and "stats" not in options:
+        return Hider(name, options.get("refine", 0))
+    return Hider(name, options.get("refine", STEALTH_STEPS),
+                 Stealth(energy=options.get("stealth"), stats=options.get("stats", 0.0)))
 
 
 def split_groups(paths: list[Path]) -> tuple[list[Path], list[Path]]:

@@ -17,8 +17,8 @@ class LossConfig:
     ssim_weight: float = 0.0
     cover_ramp_start: float = 0.02
     cover_ramp_steps: int = 1000
-    adaptive: bool = False  # the cover's L1 term weighted by HILL's embedding cost (train.critic.hill_cost)
-    residual_stats: float = 0.0  # weight of the SRM-residual statistics penalty (train.critic.residual_statistics)
+    adaptive: bool = False  # the cover's L1 term weighted by HILL's embedding cost (stealth.hill_cost)
+    residual_stats: float = 0.0  # weight of the SRM-residual statistics penalty (stealth.residual_statistics)
 
 
 def cover_weight(cfg: LossConfig, step: int) -> float:
@@ -41,7 +41,7 @@ def stego_loss(cfg: LossConfig, cover, secret, stego, revealed, *, step: int | N
     wc = 1.0 if step is None else cover_weight(cfg, step)
     stego, revealed = stego.float(), revealed.float()
     if cfg.adaptive:  # the residual is cheap where the cover is busy, dear where it is smooth
-        from .critic import hill_cost
+        from ..stealth import hill_cost
 
         with torch.no_grad():
             cost = hill_cost(cover)
@@ -53,7 +53,7 @@ def stego_loss(cfg: LossConfig, cover, secret, stego, revealed, *, step: int | N
     total = wc * c + cfg.beta * s
     out = {"cover": c.detach(), "secret": s.detach()}
     if cfg.residual_stats > 0:  # what a rich-model steganalyser counts, stego against cover
-        from .critic import residual_statistics_penalty
+        from ..stealth import residual_statistics_penalty
 
         stats = residual_statistics_penalty(cover, stego)
         total = total + wc * cfg.residual_stats * stats
