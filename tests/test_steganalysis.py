@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -179,6 +181,12 @@ def test_srm_detector_fits_sealwatchs_ensemble_and_scores_files(detector_folder,
     proc = run_cli("detect", stego, "--method", "srm", "--detector", out.with_suffix(".safetensors"))
     assert proc.returncode == 0, proc.stderr
     assert "1 image scored by srm" in proc.stdout
+    script = tmp_path / "score.py"  # the API from a plain script, no `if __name__ == "__main__"` guard
+    script.write_text("import torch\nfrom deepstego.steganalysis.detect import learned_scores, load_detector\n"
+                      f"det = load_detector({str(out.with_suffix('.safetensors'))!r})\n"
+                      "print('scores', len(learned_scores(det, torch.rand(4, 3, 64, 64))))\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.count("scores 4") == 1, proc.stderr[-2000:]
     proc = run_cli("detect", "train", "--method", "cnn", "--features", "spam", "--hider", "lsb", "--data",
                    detector_folder, "--out", tmp_path / "cnn")
     assert proc.returncode == 2 and "unknown option(s) features" in proc.stderr

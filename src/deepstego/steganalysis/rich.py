@@ -16,6 +16,8 @@ and threshold. Its score is the share of learners that vote "stego", as a logit.
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from functools import cache
 
 import numpy as np
@@ -54,14 +56,29 @@ def _one(args: tuple[np.ndarray, str]) -> np.ndarray:
 def _pool(workers: int):
     """Worker processes for the features, started once per process. Spawned, not forked: a child forked while
     torch's threads hold a lock can wait on it forever (it did here, after the refined hider's stego)."""
+    import atexit
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-
-    import atexit
 
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     atexit.register(pool.shutdown)  # before the interpreter tears modules down (else a warning at exit)
     return pool
+
+
+@contextmanager
+def _main_left_out():
+    """Spawned workers need deepstego's functions only, yet multiprocessing re-runs the parent's main script in
+    each of them, which fails in a user's script without an ``if __name__ == "__main__"`` guard; with the main
+    module's file and spec hidden while the workers start, it leaves the script alone."""
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
+    try:
+        for k in saved:
+            setattr(main, k, None)
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(main, k, v)
 
 
 def batch_features(images: torch.Tensor, features: str) -> torch.Tensor:
@@ -69,7 +86,11 @@ def batch_features(images: torch.Tensor, features: str) -> torch.Tensor:
     u8 = (images.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     jobs = [(img, features) for img in u8]
     workers = min(len(jobs), os.cpu_count() or 1)
-    rows = [_one(j) for j in jobs] if workers <= 1 else list(_pool(os.cpu_count()).map(_one, jobs))
+    if workers <= 1:
+        rows = [_one(j) for j in jobs]
+    else:
+        with _main_left_out():  # the pool starts its workers as the jobs are submitted
+            rows = list(_pool(os.cpu_count()).map(_one, jobs))
     return torch.from_numpy(np.stack(rows))
 
 
