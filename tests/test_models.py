@@ -121,3 +121,17 @@ def test_narrowed_dsnet_keeps_the_hider(photos):
     assert float(ssim(cover, hide_tensor(small, cover, secret)).mean()) > 0.95
     with pytest.raises(ValueError):
         narrowed(v1, 64)
+
+
+def test_weights_named_with_dots_keep_their_whole_name(tmp_path):
+    """A run or detector named like 'cnn-stealth0.85' is written and read under that name, not as 'cnn-stealth0'
+    (two such names once overwrote each other)."""
+    from deepstego.models.weights import load_weights, save_weights
+
+    model = create_model("dsnet", width=8)
+    for name in ("run-0.85", "run-0.7"):
+        assert save_weights(model, tmp_path / name) == tmp_path / f"{name}.safetensors"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run-0.7.json", "run-0.7.safetensors",
+                                                          "run-0.85.json", "run-0.85.safetensors"]
+    back = load_weights(tmp_path / "run-0.85")
+    assert all(torch.equal(a, b) for a, b in zip(back.state_dict().values(), model.state_dict().values()))

@@ -17,10 +17,11 @@ from .registry import create_model
 
 
 def sidecar(path: str | Path) -> tuple[Path, Path]:
-    """(weights, config) paths for a path given as either file or as the common stem."""
+    """(weights, config) paths for a path given as either file or as the common stem (which may hold dots:
+    ``runs/cnn-stealth0.85`` → ``runs/cnn-stealth0.85.safetensors``)."""
     path = Path(path)
     stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
-    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
 
 
 def save_weights(model: StegoModel, path: str | Path, **info) -> Path:
