@@ -665,8 +665,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="train a detector on clean/stego pairs made by a hider (alias: detect train)")
     dtt.add_argument("--method", choices=methods[1:], default="cnn")
     dtt.add_argument("--hider", required=True,
-                     help="model name or weights (NAME+refine:STEPS: refined stego, as 'hide' makes by default), "
-                          "or lsb-random:RATE")
+                     help="model name or weights (NAME+refine:STEPS: refined stego, as 'hide' makes by default; "
+                          "+stealth:ENERGY and +stats:WEIGHT: the stealth dial, 'hide --stealth' being "
+                          "+stealth:0.7+stats:0.3), or lsb-random:RATE")
     dtt.add_argument("--data", required=True, help="folder of photos (see 'deepstego data prepare')")
     dtt.add_argument("--pairs", type=int, default=1000, help="clean and stego examples, each")
     dtt.add_argument("--size", type=int, default=128)
