@@ -86,10 +86,10 @@ def plot(rows: list[dict], methods: list[str], path: Path) -> None:
         pts = [(r["secret_ssim"], r[m + "_auc"], r["name"]) for r in rows if m + "_auc" in r]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker, label=f"{m} (trained fresh per setting)")
         for x, y, name in pts:
-            if name not in named:  # one label a setting, at its first detector's point
+            if name not in named:  # one label a setting, at its first detector's point; alternate heights
                 named.add(name)
-                ax.annotate(name.replace(f"{DEFAULT_MODEL}-", ""), (x, y), fontsize=7, xytext=(3, 3),
-                            textcoords="offset points")
+                ax.annotate(name.replace(f"{DEFAULT_MODEL}-", ""), (x, y), fontsize=7,
+                            xytext=(3, 3 if len(named) % 2 else -10), textcoords="offset points")
     ax.axhline(0.5, color="k", lw=0.6, ls="--", label="chance")
     ax.axhline(0.70, color="tab:red", lw=0.6, ls=":", label="issue bar for --stealth (0.70)")
     ax.axvline(0.85, color="tab:red", lw=0.6, ls=":")

@@ -155,7 +155,8 @@ def keyed_models() -> list[str]:
 def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, key: Key | None = None,
                 precision: str = "auto", backend: str = "auto", tile: int = TILE, refine: int = 0,
                 refine_seconds: float | None = None, progress: bool = False,
-                refiner: FrameRefiner | None = None, stealth: Stealth | None = None) -> torch.Tensor:
+                refiner: FrameRefiner | None = None, stealth: bool | float | Stealth | None = None
+                ) -> torch.Tensor:
     """N×3×H×W covers and secrets (float in [0, 1]) → stego on the 8-bit grid (float in [0, 1]).
 
     ``key`` is required by keyed models and refused by keyless ones. ``backend`` runs the network pass
@@ -164,7 +165,8 @@ def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *,
     ``refine_seconds`` for the whole image if given (shared out evenly over the tiles still to refine).
     ``refiner``, for consecutive video frames instead of ``refine``, carries one :class:`FrameRefiner` along them
     (frames larger than one tile keep the network pass). ``stealth`` sets the refinement's energy cap and
-    residual-statistics penalty (:class:`~deepstego.stealth.Stealth`)."""
+    residual-statistics penalty (:class:`~deepstego.stealth.Stealth`, or as :func:`hide` takes it)."""
+    stealth = Stealth.of(stealth)
     refine = limits.count("refinement steps", refine, 0, limits.MAX_REFINE_STEPS)
     if refine_seconds is not None:
         refine_seconds = limits.seconds("refinement time", refine_seconds, limits.MAX_REFINE_SECONDS)
