@@ -16,7 +16,7 @@ from .metrics import SSIMTo
 from .models import StegoModel
 from .models.blocks import quantize
 from .precision import autocast
-from .stealth import capped, residual_statistics_penalty, rms
+from .stealth import capped, residual_statistics, residual_statistics_penalty, rms
 
 REFINE_STEPS = 14
 REFINE_LR = 2e-3
@@ -31,10 +31,11 @@ SCENE_CHANGE = 0.1  # mean absolute change of cover or secret (of 1) that drops 
 
 
 def _loss(model: StegoModel, target: SSIMTo, cover: torch.Tensor, secret: torch.Tensor, x: torch.Tensor,
-          key: tuple, precision: str, stats: float = 0.0) -> torch.Tensor:
+          key: tuple, precision: str, stats: float = 0.0, cover_statistics: torch.Tensor | None = None
+          ) -> torch.Tensor:
     """L1 + SSIM distances of the 8-bit-rounded ``x`` to the cover and of its reveal to the secret; ``target``
     holds both references (cover and secret stacked along the batch); ``stats`` weighs the residual-statistics
-    penalty."""
+    penalty against ``cover_statistics``."""
     stored = quantize(x, "round")
     with autocast(precision):
         revealed = model.decode(stored, *key).float()
@@ -42,7 +43,7 @@ def _loss(model: StegoModel, target: SSIMTo, cover: torch.Tensor, secret: torch.
     n = len(cover)
     loss = ((stored - cover).abs().mean() + REFINE_COVER_SSIM * (1 - sim[:n].mean())
             + (revealed - secret).abs().mean() + (1 - sim[n:].mean()))
-    return loss + stats * residual_statistics_penalty(cover, stored) if stats else loss
+    return loss + stats * residual_statistics_penalty(cover, stored, cover_statistics) if stats else loss
 
 
 def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, stego: torch.Tensor,
@@ -64,8 +65,9 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
     budget where the reveal network reads it best (it runs even with ``steps`` 0). ``stats`` > 0 adds the
     residual-statistics penalty (:func:`~deepstego.stealth.residual_statistics_penalty`, what the rich-model
     steganalyser counts) to the loss with that weight."""
-    if energy is not None:
-        stego = cover + capped(stego - cover, energy * rms(stego - cover))
+    cap = None if energy is None else energy * rms(stego - cover)
+    if cap is not None:
+        stego = cover + capped(stego - cover, cap)
     if steps <= 0:
         return stego
     key = () if signs is None else (signs,)
@@ -74,16 +76,17 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
         key = tuple(k.clone() for k in key)
         target = SSIMTo(torch.cat([cover, secret]))  # both SSIM terms in one blur, the references blurred once
         x = stego.detach().clone().requires_grad_(True)
-        cap = None if energy is None else rms(x.detach() - cover)
+        cover_statistics = residual_statistics(cover) if stats else None  # the cover's, once for every step
         opt = torch.optim.Adam([x], lr=lr, betas=betas)
         planned, step = steps, 0
         start = last = time.perf_counter()
         while step < planned:
             for group in opt.param_groups:
                 group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / planned))
-            (x.grad,) = torch.autograd.grad(_loss(model, target, cover, secret, x, key, precision, stats), [x])
+            (x.grad,) = torch.autograd.grad(_loss(model, target, cover, secret, x, key, precision, stats,
+                                                  cover_statistics), [x])
             opt.step()
-            if energy is not None:
+            if cap is not None:
                 with torch.no_grad():
                     x.copy_(cover + capped(x - cover, cap))
             step += 1

@@ -28,9 +28,15 @@ STEALTH_STEPS = 30  # a capped residual needs more steps to find where the revea
 HILL_KERNEL = torch.tensor([[-1.0, 2, -1], [2, -4, 2], [-1, 2, -1]]) / 4  # KB high-pass
 
 
+def _luma(image: torch.Tensor) -> torch.Tensor:
+    """N×3×H×W in [0, 1] → N×1×H×W BT.601 luma in 8-bit levels (0–255)."""
+    weights = torch.tensor([0.299, 0.587, 0.114], device=image.device).view(1, 3, 1, 1)
+    return (image.float() * weights).sum(1, keepdim=True) * 255
+
+
 def hill_cost(cover: torch.Tensor) -> torch.Tensor:
     """N×1×H×W embedding cost of each pixel, normalised to mean 1 per image (from the cover's luma)."""
-    luma = (cover.float() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True) * 255
+    luma = _luma(cover)
     r = F.conv2d(F.pad(luma, (1, 1, 1, 1), mode="reflect"), HILL_KERNEL.view(1, 1, 3, 3))
     r = F.avg_pool2d(F.pad(r.abs(), (1, 1, 1, 1), mode="reflect"), 3, 1)
     cost = F.avg_pool2d(F.pad(1 / (r + 1e-2), (7, 7, 7, 7), mode="reflect"), 15, 1)
@@ -52,9 +58,8 @@ TRUNCATION = 2  # residuals clipped to -T..T after quantisation: 2T + 1 bins, as
 def residual_statistics(image: torch.Tensor) -> torch.Tensor:
     """N×F×(2T+1)² co-occurrence matrices of horizontally and vertically adjacent residuals of the 8-bit luma, for
     each of :data:`RESIDUAL_FILTERS` (soft, triangular bins: differentiable), each summing to 1."""
-    luma = (image.float() * torch.tensor([0.299, 0.587, 0.114], device=image.device).view(1, 3, 1, 1)).sum(1, True)
     kernels = torch.stack([k / q for k, q in RESIDUAL_FILTERS]).unsqueeze(1).to(image.device)
-    r = F.conv2d(luma * 255, kernels)[..., 1:-1, 1:-1]  # N×F×H×W, away from the borders
+    r = F.conv2d(_luma(image), kernels)[..., 1:-1, 1:-1]  # N×F×H×W, away from the borders
     centres = torch.arange(-TRUNCATION, TRUNCATION + 1, dtype=r.dtype, device=r.device)
     bins = F.relu(1 - (r.clamp(-TRUNCATION, TRUNCATION).unsqueeze(-1) - centres).abs())  # N×F×H×W×B
     horizontal = torch.einsum("nfhwa,nfhwb->nfab", bins[..., :, :-1, :], bins[..., :, 1:, :])
@@ -63,11 +68,14 @@ def residual_statistics(image: torch.Tensor) -> torch.Tensor:
     return co / co.sum(-1, keepdim=True)
 
 
-def residual_statistics_penalty(cover: torch.Tensor, stego: torch.Tensor) -> torch.Tensor:
-    """Mean L1 distance (0..2) between the stego's and the cover's :func:`residual_statistics`."""
-    with torch.no_grad():
-        target = residual_statistics(cover)
-    return (residual_statistics(stego) - target).abs().sum(-1).mean()
+def residual_statistics_penalty(cover: torch.Tensor, stego: torch.Tensor,
+                                cover_statistics: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean L1 distance (0..2) between the stego's and the cover's :func:`residual_statistics` (the cover's given
+    as ``cover_statistics`` where a loop compares many stego images with one cover)."""
+    if cover_statistics is None:
+        with torch.no_grad():
+            cover_statistics = residual_statistics(cover)
+    return (residual_statistics(stego) - cover_statistics).abs().sum(-1).mean()
 
 
 @dataclass(frozen=True)
