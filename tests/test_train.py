@@ -231,6 +231,13 @@ def test_critic_in_the_loop_resumes_exactly_and_learns_to_see_stego(train_folder
     assert proc.returncode == 2 and "--critic-weight must be 0 or more" in proc.stderr
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device: --device cuda would train")
+def test_device_cuda_without_a_gpu_is_a_clear_error(train_folder, tmp_path):
+    proc = run_cli("train", "--data", train_folder, "--device", "cuda", "--out", tmp_path / "gpu")
+    assert proc.returncode == 2 and "--device cuda: PyTorch sees no CUDA device" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "gpu").exists()
+
+
 def test_hill_cost_is_high_where_the_cover_is_smooth(photos):
     from deepstego.stealth import hill_cost
 

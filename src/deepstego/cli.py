@@ -294,7 +294,7 @@ def cmd_train(a) -> int:
                       channel=a.channel, size=a.size,
                       batch=a.batch, max_zoom=a.max_zoom, lr=a.lr, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
                       max_minutes=a.max_minutes, patience=a.patience, seed=a.seed, precision=a.precision,
-                      quant_warmup_steps=quant_warmup, loss=loss, checkpoint_minutes=a.checkpoint_minutes, snapshot_minutes=a.snapshot_minutes,
+                      device=a.device, quant_warmup_steps=quant_warmup, loss=loss, checkpoint_minutes=a.checkpoint_minutes, snapshot_minutes=a.snapshot_minutes,
                       resume=a.resume, progress=not a.quiet, wandb=a.wandb)
     path = train(cfg)
     print(f"weights written to {path}")
@@ -579,7 +579,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=float, help="stop after this much training time")
     t.add_argument("--patience", type=int, default=10, help="early stopping: epochs without validation gain")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--precision", choices=PRECISIONS, default="auto")
+    t.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto: bf16 where the CPU does it natively, and on a GPU; fp32 elsewhere")
+    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="train on a CUDA GPU (photos are still sampled on the CPU); the weights run anywhere")
     t.add_argument("--checkpoint-minutes", type=float, default=3.0)
     t.add_argument("--snapshot-minutes", type=float, default=0.0, help="keep weights snapshots this often")
     t.add_argument("--out", default="runs/train")

@@ -34,16 +34,21 @@ def resolve_precision(precision: str = "auto") -> str:
     return precision
 
 
-def autocast(precision: str = "auto"):
-    """The autocast context for ``precision`` (a no-op context for fp32)."""
+def autocast(precision: str = "auto", device: str = "cpu"):
+    """The autocast context for ``precision`` on ``device`` (a no-op context for fp32). On a CUDA device ``auto``
+    is bf16, which every GPU that training here targets does natively."""
     import torch
 
+    if device == "cuda":
+        if precision not in PRECISIONS:
+            resolve_precision(precision)
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision != "fp32")
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=resolve_precision(precision) == "bf16")
 
 
-def machine(precision: str = "auto") -> dict:
+def machine(precision: str = "auto", device: str = "cpu") -> dict:
     """What a run ran on: the CPU's name, PyTorch's threads, native bf16, and the arithmetic
-    ``precision`` resolves to there."""
+    ``precision`` resolves to there (and the GPU's name when ``device`` is cuda)."""
     import platform
 
     import torch
@@ -54,6 +59,8 @@ def machine(precision: str = "auto") -> dict:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
+    if device == "cuda":
+        return {"cpu": cpu, "gpu": torch.cuda.get_device_name(), "precision": "fp32" if precision == "fp32" else "bf16"}
     return {"cpu": cpu, "threads": torch.get_num_threads(), "native_bf16": native_bf16(),
             "precision": resolve_precision(precision)}
 

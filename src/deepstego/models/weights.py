@@ -27,7 +27,7 @@ def sidecar(path: str | Path) -> tuple[Path, Path]:
 def save_weights(model: StegoModel, path: str | Path, **info) -> Path:
     """Write the model's (or detector's) weights and config; ``info`` (recipe, data manifest hash, metrics…) goes in the JSON."""
     wpath, cpath = sidecar(path)
-    state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write(wpath, lambda tmp: save_file(state, str(tmp), metadata={"arch": model.arch}))
     meta = {"arch": model.arch, "config": model.config_dict(), **info, "sha256": sha256_file(wpath)}
     atomic_write(cpath, lambda tmp: tmp.write_text(json.dumps(meta, indent=1) + "\n"))

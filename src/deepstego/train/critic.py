@@ -29,7 +29,7 @@ class Critic(torch.nn.Module):
     def learn(self, cover: torch.Tensor, stego: torch.Tensor) -> None:
         """One step on the batch's covers (clean) and their detached 8-bit stego."""
         x = torch.cat([cover, stego.detach().float()])
-        y = torch.cat([torch.zeros(len(cover)), torch.ones(len(stego))])
+        y = torch.cat([cover.new_zeros(len(cover)), cover.new_ones(len(stego))])
         logits = self.net(x)
         loss = F.binary_cross_entropy_with_logits(logits, y)
         self.opt.zero_grad(set_to_none=True)

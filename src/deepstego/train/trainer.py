@@ -1,12 +1,14 @@
-"""Training: pairs from a photo folder, bf16 autocast where the CPU does bf16 natively (fp32 elsewhere),
-checkpoints every few minutes with exact resume, best-so-far weights, per-epoch JSON-lines metrics, TensorBoard,
+"""Training: pairs from a photo folder, bf16 autocast where the CPU does bf16 natively (fp32 elsewhere) or on a
+CUDA GPU (``device="cuda"``, the photos still sampled on the CPU, a batch ahead), checkpoints every few minutes with exact resume, best-so-far weights, per-epoch JSON-lines metrics, TensorBoard,
 comparison grids and timed weight snapshots."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,6 +31,9 @@ from . import dist
 from .adversary import Adversary, public_penalty, public_readers, wrong_key_penalty
 from .critic import Critic
 from .losses import LossConfig, stego_loss
+
+
+DEVICES = ("cpu", "cuda")
 
 
 @dataclass
@@ -55,6 +60,7 @@ class TrainConfig:
     patience: int = 10
     seed: int = 0
     precision: str = "auto"  # auto | bf16 | fp32 (see deepstego.precision)
+    device: str = "cpu"  # cpu | cuda: where the networks train
     quant_warmup_steps: int = 1500  # uniform noise instead of rounding before this step
     loss: LossConfig = field(default_factory=LossConfig)
     val_fraction: float = 0.15
@@ -81,6 +87,10 @@ class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
         resolve_precision(cfg.precision)  # a bad value fails here, before the photos load
+        if cfg.device not in DEVICES:
+            raise DeepStegoError(f"--device must be one of {', '.join(DEVICES)}, not {cfg.device!r}")
+        if cfg.device == "cuda" and not torch.cuda.is_available():
+            raise DeepStegoError("--device cuda: PyTorch sees no CUDA device on this machine")
         limits.count("--size", cfg.size, 16, limits.MAX_TRAIN_SIZE)
         limits.count("--batch", cfg.batch, 1, limits.MAX_TRAIN_BATCH)
         limits.count("--epochs", cfg.epochs, 1, limits.MAX_STEPS)
@@ -102,11 +112,20 @@ class Trainer:
         if cfg.batch % self.world:
             raise DeepStegoError(f"--batch {cfg.batch} does not split evenly over {self.world} processes")
         self.local_batch = cfg.batch // self.world
+        self.device = torch.device("cpu")
+        if cfg.device == "cuda":  # one GPU per process under torchrun
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(self.device)
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        # on a GPU the next batch is drawn on a CPU thread while the GPU trains on this one
+        self.prefetch = ThreadPoolExecutor(1) if self.device.type == "cuda" else None
+        self.pending = None
         torch.manual_seed(cfg.seed)
         self.sampler = PairSampler(PhotoBank(train_paths, cfg.max_side), cfg.size, seed=self._sampler_seed(),
                                    max_zoom=cfg.max_zoom)
         val_bank = PhotoBank(val_paths, cfg.max_side)
-        self.val = fixed_pairs(val_bank, cfg.size, cfg.val_pairs, seed=cfg.seed + 1)
+        self.val = tuple(t.to(self.device) for t in fixed_pairs(val_bank, cfg.size, cfg.val_pairs, seed=cfg.seed + 1))
         if cfg.init:
             self.model = load_weights(cfg.init)
             if self.model.arch != cfg.arch:
@@ -123,21 +142,21 @@ class Trainer:
             self.model = create_model(cfg.arch, **cfg.arch_options)
         if not self.model.trainable:
             raise DeepStegoError(f"{cfg.arch} has nothing to train")
-        self.model = self.model.to(memory_format=torch.channels_last).train()
+        self.model = self.model.to(self.device, memory_format=torch.channels_last).train()
         self.teacher = None
         if cfg.teacher and self.model.keyed:
             raise DeepStegoError("a keyed model cannot be distilled from a teacher's stego (its code differs per key)")
         if cfg.teacher:  # a shipped name or a weights file; load_model gives it channels_last and in eval mode
             from ..core import load_model
 
-            self.teacher = load_model(cfg.teacher)
+            self.teacher = load_model(cfg.teacher).to(self.device)
         self.adversary, self.adversary_l1, self.adversary_penalty = None, [], []
         if cfg.adversary_weight > 0:
             if not self.model.keyed:
                 raise DeepStegoError("--adversary-weight trains against a key-agnostic reader: it needs a keyed model")
-            self.adversary = Adversary()
-            self.public = public_readers()
-        self.critic = Critic() if cfg.critic_weight > 0 else None
+            self.adversary = Adversary().to(self.device)
+            self.public = [m.to(self.device) for m in public_readers()]
+        self.critic = Critic().to(self.device) if cfg.critic_weight > 0 else None
         self.channel = Channel(seed=self._sampler_seed()) if cfg.channel else None
         self.net = self.model
         if self.world > 1:
@@ -169,7 +188,17 @@ class Trainer:
         return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * cos)
 
     def autocast(self):
-        return autocast(self.cfg.precision)
+        return autocast(self.cfg.precision, self.device.type)
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This step's pairs on the training device (drawn a step ahead when that device is a GPU)."""
+        if self.prefetch is None:
+            pairs = self.sampler.sample(self.local_batch)
+        else:
+            pairs = self.pending.result() if self.pending else self.sampler.sample(self.local_batch)
+            self.pending = self.prefetch.submit(self.sampler.sample, self.local_batch)
+        return tuple(t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                     for t in pairs)
 
     # -- checkpoints --------------------------------------------------------------------------------------------
     @property
@@ -181,11 +210,13 @@ class Trainer:
         for k in ("resume", "progress", "wandb"):
             cfg.pop(k, None)
         return {"recipe": cfg, "data_manifest_sha256": self.manifest, "split": self.split,
-                "machine": machine(self.cfg.precision),
+                "machine": machine(self.cfg.precision, self.device.type),
                 "trained": {"steps": self.step, "epochs": self.epoch, "minutes": round(self.elapsed / 60, 2),
                             "pairs": self.step * self.cfg.batch}}
 
     def save_checkpoint(self) -> None:
+        if self.pending:  # the sampler's state is read with no draw under way (it is then one batch ahead)
+            self.pending.result()
         state = {"model": self.model.state_dict(), "optim": self.opt.state_dict(), "step": self.step,
                  "epoch": self.epoch, "elapsed": self.elapsed, "best_val": self.best_val,
                  "bad_epochs": self.bad_epochs, "next_snapshot": self.next_snapshot,
@@ -201,7 +232,7 @@ class Trainer:
         tmp.replace(self.ckpt_path)
 
     def load_checkpoint(self) -> None:
-        state = torch.load(self.ckpt_path, weights_only=True)
+        state = torch.load(self.ckpt_path, weights_only=True, map_location="cpu")  # a GPU run resumes anywhere
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optim"])
         for k in ("step", "epoch", "elapsed", "best_val", "bad_epochs", "next_snapshot"):
@@ -234,10 +265,11 @@ class Trainer:
             with self.autocast():
                 out = self.model(c, s, quant="round", channel=self.val_channel)
             losses.append(float(stego_loss(self.cfg.loss, c, s, out.stego, out.revealed)["total"]) * len(c))
-            stegos.append(out.stego.float())
-            reveals.append(out.revealed.float().clamp(0, 1))
+            stegos.append(out.stego.float().cpu())
+            reveals.append(out.revealed.float().clamp(0, 1).cpu())
         self.model.train()
         stego, revealed = torch.cat(stegos), torch.cat(reveals)
+        cover, secret = cover.cpu(), secret.cpu()
         return {"val_loss": sum(losses) / len(cover),
                 "cover_ssim": float(ssim(cover, stego).mean()), "cover_psnr": float(psnr(cover, stego).mean()),
                 "secret_ssim": float(ssim(secret, revealed).mean()),
@@ -293,8 +325,8 @@ class Trainer:
                     continue
                 val = self.validate()
                 stego, revealed = val.pop("grid")
-                save_grid(self.out / "grids" / f"epoch_{self.epoch:03d}.png", self.val[0][:4], self.val[1][:4],
-                          stego, revealed)
+                save_grid(self.out / "grids" / f"epoch_{self.epoch:03d}.png", self.val[0][:4].cpu(),
+                          self.val[1][:4].cpu(), stego, revealed)
                 row = {"epoch": self.epoch, "step": self.step, "minutes": round(self.elapsed / 60, 3),
                        "lr": self.lr_now(), "train_loss": run_loss / max(1, steps),
                        "pairs_per_s": steps * cfg.batch / max(1e-9, time.monotonic() - t0), **val}
@@ -355,9 +387,7 @@ class Trainer:
         cfg = self.cfg
         for g in self.opt.param_groups:
             g["lr"] = self.lr_now()
-        cover, secret = self.sampler.sample(self.local_batch)
-        cover = cover.contiguous(memory_format=torch.channels_last)
-        secret = secret.contiguous(memory_format=torch.channels_last)
+        cover, secret = self.batch()
         quant = "noise" if self.step < cfg.quant_warmup_steps else "round"
         with self.autocast():
             out = self.net(cover, secret, quant=quant, channel=self.channel)

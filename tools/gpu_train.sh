@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Training runs for a lent CUDA machine, all at once on its one GPU: the seed's network (baluja-seed) at the seed
+# paper's 124 px and recipe, at two learning rates, and the keyed model continued from dsnet-k2's weights with the
+# key-agnostic adversary, in three variants. Each run is its own process: the photos are sampled on one CPU thread
+# per process, so several runs keep one GPU busy where a single one would wait on its sampler.
+#
+#   OUT=out MIN=6.5 tools/gpu_train.sh      # each run trains MIN minutes; OUT gets one .tgz per run and logs.tgz
+#
+# Runs without an installed deepstego (PYTHONPATH=src), as on the device machine, whose PyTorch is its own.
+set -u
+OUT=${OUT:-runs/gpu-out}
+MIN=${MIN:-6.5}
+PY=${PY:-python3}
+RUNS=${RUNS:-runs/gpu}
+LOGS=$RUNS/logs
+mkdir -p "$OUT" "$LOGS"
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
+ds() { "$PY" -c 'import sys; from deepstego.cli import main; sys.exit(main())' "$@"; }
+
+common=(--data data/photos --device "${DEVICE:-cuda}" --epochs 1000 --patience 1000 --seed 0 --max-minutes "$MIN" --quiet)
+seed=(--arch baluja --size 124 --loss l2 --beta 0.75 --steps-per-epoch 500 --precision fp32)
+keyed=(--arch dsnet --init src/deepstego/weights/dsnet-k2.safetensors --adversary-weight 5 --beta 1 --loss l1
+       --ssim-weight 1 --cover-ramp-steps 0 --quant-warmup-steps 0 --steps-per-epoch 200 --precision auto)
+
+run() {  # name, arguments
+    local name=$1; shift
+    ds train "${common[@]}" "$@" --out "$RUNS/$name" >"$LOGS/$name.log" 2>&1
+    echo "$name: exit $?" | tee -a "$LOGS/$name.log"
+}
+
+nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv -l 60 >"$LOGS/smi.log" 2>&1 &
+smi=$!
+pids=()
+run baluja-a "${seed[@]}" --batch 32 --lr 3e-4 & pids+=($!)
+run baluja-b "${seed[@]}" --batch 32 --lr 1e-3 & pids+=($!)
+run keyed-f1 "${keyed[@]}" --size 128 --batch 64 --max-zoom 4 --lr 2e-4 & pids+=($!)
+run keyed-f2 "${keyed[@]}" --size 128 --batch 64 --max-zoom 4 --lr 5e-4 & pids+=($!)
+run keyed-f3 "${keyed[@]}" --size 64 --batch 64 --max-zoom 8 --lr 2e-4 & pids+=($!)
+sleep "${PEEK:-90}"; tail -n 2 "$LOGS"/*.log  # the first epochs: every run started, and at what speed
+wait "${pids[@]}"
+kill $smi 2>/dev/null
+
+# weights, checkpoints and metrics of each run in one archive (the device returns at most 8 files)
+for d in "$RUNS"/*/; do
+    name=$(basename "$d")
+    tar czf "$OUT/$name.tgz" -C "$RUNS" --exclude tb --exclude grids "$name"
+done
+for d in "$RUNS"/*/metrics.jsonl; do echo "$d"; tail -n 1 "$d"; done
+ls -la "$OUT"
