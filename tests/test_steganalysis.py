@@ -230,3 +230,19 @@ def test_refined_hider_makes_the_stego_hide_makes(photos):
     assert create_detector("reveal", hider="dsnet-v2+refine:5").hider.arch == "dsnet"
     with pytest.raises(DeepStegoError, match="NAME\\+refine:STEPS"):
         make_stego("dsnet-v2+refine:many", covers, secrets)
+
+
+def test_srnet_trains_on_channels_last_crops():
+    """detect train's crops come channels-last; SRNet's strided skip once crashed the process in the backward pass
+    there. Its every-other-pixel form is the same map as the strided 1×1 convolution it replaces."""
+    import torch.nn.functional as F
+
+    from deepstego.steganalysis.detectors import SRNetDetector
+
+    det = SRNetDetector().train()
+    x = torch.rand(2, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+    det.classify(x).sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in det.parameters())
+    layer = det.stages[0]
+    z = torch.rand(1, layer.skip[0].in_channels, 9, 9)
+    assert torch.allclose(layer.skip[0](z[:, :, ::2, ::2]), F.conv2d(z, layer.skip[0].weight, stride=2), atol=1e-6)

@@ -96,13 +96,15 @@ class _SRNetLayer(nn.Module):
         super().__init__()
         self.body = nn.Sequential(_bn_conv(cin, cout), _bn_conv(cout, cout, relu=False))
         self.down = down
-        self.skip = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride=2, bias=False), nn.BatchNorm2d(cout))
-                     if down else None)
+        # the skip is a 1×1 convolution at stride 2, computed as every other pixel then a 1×1 convolution: the same
+        # map and weights, but PyTorch 2.13's CPU backward of a strided 1×1 convolution on channels-last input
+        # corrupts the heap (a segfault or "double free" on the project's AMD EPYC; tests/test_steganalysis.py)
+        self.skip = nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout)) if down else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.down:
             return x + self.body(x)
-        return self.skip(x) + F.avg_pool2d(self.body(x), 3, 2, 1)
+        return self.skip(x[:, :, ::2, ::2]) + F.avg_pool2d(self.body(x), 3, 2, 1)
 
 
 class SRNetDetector(Detector):
