@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Training runs for a lent CUDA machine, all at once on its one GPU: the seed's network (baluja-seed) at the seed
 # paper's 124 px and recipe, at two learning rates, and the keyed model continued from dsnet-k2's weights with the
-# key-agnostic adversary, in three variants. Each run is its own process: the photos are sampled on one CPU thread
-# per process, so several runs keep one GPU busy where a single one would wait on its sampler.
+# key-agnostic adversary, in three variants, each in its own process. Measured on an H200 (docs/training.md): the five
+# processes took turns on the GPU and each ran at a quarter of its speed alone, so one run per GPU is the better use.
 #
 #   OUT=out MIN=6.5 tools/gpu_train.sh      # each run trains MIN minutes; OUT gets one .tgz per run and logs.tgz
 #

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .backend import BACKENDS
 from .errors import DeepStegoError
-from .precision import PRECISIONS
+from .precision import DEVICES, PRECISIONS
 
 
 class Parser(argparse.ArgumentParser):
@@ -581,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bf16 where the CPU does it natively, and on a GPU; fp32 elsewhere")
-    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+    t.add_argument("--device", choices=DEVICES, default="cpu",
                    help="train on a CUDA GPU (photos are still sampled on the CPU); the weights run anywhere")
     t.add_argument("--checkpoint-minutes", type=float, default=3.0)
     t.add_argument("--snapshot-minutes", type=float, default=0.0, help="keep weights snapshots this often")

@@ -12,6 +12,7 @@ from functools import cache
 from .errors import DeepStegoError
 
 PRECISIONS = ("auto", "bf16", "fp32")
+DEVICES = ("cpu", "cuda")  # where training runs; inference is CPU-only
 # torch is imported where it is used: the command line reads PRECISIONS before it starts any work
 
 
@@ -25,25 +26,21 @@ def native_bf16() -> bool:
     return any(getattr(cpu, name, lambda: False)() for name in checks)
 
 
-def resolve_precision(precision: str = "auto") -> str:
-    """``auto`` → ``bf16`` or ``fp32`` for this CPU; ``bf16`` and ``fp32`` stay as they are."""
+def resolve_precision(precision: str = "auto", device: str = "cpu") -> str:
+    """``auto`` → ``bf16`` or ``fp32`` for this CPU, and ``bf16`` on a CUDA device (every GPU that training here
+    targets does it natively); ``bf16`` and ``fp32`` stay as they are."""
     if precision not in PRECISIONS:
         raise DeepStegoError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "auto":
-        return "bf16" if native_bf16() else "fp32"
+        return "bf16" if device == "cuda" or native_bf16() else "fp32"
     return precision
 
 
 def autocast(precision: str = "auto", device: str = "cpu"):
-    """The autocast context for ``precision`` on ``device`` (a no-op context for fp32). On a CUDA device ``auto``
-    is bf16, which every GPU that training here targets does natively."""
+    """The autocast context for ``precision`` on ``device`` (a no-op context for fp32)."""
     import torch
 
-    if device == "cuda":
-        if precision not in PRECISIONS:
-            resolve_precision(precision)
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision != "fp32")
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=resolve_precision(precision) == "bf16")
+    return torch.autocast(device, dtype=torch.bfloat16, enabled=resolve_precision(precision, device) == "bf16")
 
 
 def machine(precision: str = "auto", device: str = "cpu") -> dict:
@@ -60,7 +57,7 @@ def machine(precision: str = "auto", device: str = "cpu") -> dict:
     except OSError:
         pass
     if device == "cuda":
-        return {"cpu": cpu, "gpu": torch.cuda.get_device_name(), "precision": "fp32" if precision == "fp32" else "bf16"}
+        return {"cpu": cpu, "gpu": torch.cuda.get_device_name(), "precision": resolve_precision(precision, device)}
     return {"cpu": cpu, "threads": torch.get_num_threads(), "native_bf16": native_bf16(),
             "precision": resolve_precision(precision)}
 

@@ -25,15 +25,12 @@ from ..metrics import psnr, ssim
 from ..models import create_model, model_entry
 from ..models.blocks import quantize
 from ..models.weights import load_weights, save_weights
-from ..precision import autocast, keep_freed_memory, machine, resolve_precision
+from ..precision import DEVICES, autocast, keep_freed_memory, machine, resolve_precision
 from ..report import save_grid
 from . import dist
 from .adversary import Adversary, public_penalty, public_readers, wrong_key_penalty
 from .critic import Critic
 from .losses import LossConfig, stego_loss
-
-
-DEVICES = ("cpu", "cuda")
 
 
 @dataclass
@@ -265,15 +262,14 @@ class Trainer:
             with self.autocast():
                 out = self.model(c, s, quant="round", channel=self.val_channel)
             losses.append(float(stego_loss(self.cfg.loss, c, s, out.stego, out.revealed)["total"]) * len(c))
-            stegos.append(out.stego.float().cpu())
-            reveals.append(out.revealed.float().clamp(0, 1).cpu())
+            stegos.append(out.stego.float())
+            reveals.append(out.revealed.float().clamp(0, 1))
         self.model.train()
         stego, revealed = torch.cat(stegos), torch.cat(reveals)
-        cover, secret = cover.cpu(), secret.cpu()
         return {"val_loss": sum(losses) / len(cover),
                 "cover_ssim": float(ssim(cover, stego).mean()), "cover_psnr": float(psnr(cover, stego).mean()),
                 "secret_ssim": float(ssim(secret, revealed).mean()),
-                "secret_psnr": float(psnr(secret, revealed).mean()), "grid": (stego[:4], revealed[:4])}
+                "secret_psnr": float(psnr(secret, revealed).mean()), "grid": (stego[:4].cpu(), revealed[:4].cpu())}
 
     # -- main loop ----------------------------------------------------------------------------------------------
     def run(self, *, stop_after_epoch: int | None = None, on_epoch=None) -> Path:
