@@ -46,7 +46,8 @@ def test_openvino_matches_torch_through_saved_files(name, precision, photos, tmp
         diff = np.abs(np.asarray(revealed["torch"], float) - np.asarray(revealed["openvino"])).mean()
         assert diff < 0.5 and _levels(revealed["torch"], revealed["openvino"]) <= 8
     scores = {b: float(ssim(secret, np.asarray(r))) for b, r in revealed.items()}
-    assert scores["openvino"] > 0.8 and abs(scores["openvino"] - scores["torch"]) < 0.005
+    floor = 0.8 if model.arch == "dsnet" else 0.5  # baluja-seed reads back far less (its card)
+    assert scores["openvino"] > floor and abs(scores["openvino"] - scores["torch"]) < 0.005
 
 
 @needs_openvino

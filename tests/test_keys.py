@@ -145,3 +145,14 @@ def test_keyed_video_round_trip(tmp_path):
     bad = [f for _, f in decode(wrong)][:24]
     assert float(ssim(_t(frames), _t(got)).mean()) > 0.9
     assert float(ssim(_t(frames), _t(bad)).mean()) < 0.4
+
+
+def test_keyed_training_reads_with_the_shipped_keyless_dsnets():
+    """The leakage penalty's readers: dsnet-v1 and dsnet-v2, frozen; not the keyed models, not the seed design."""
+    from deepstego.models.weights import read_meta, shipped_weights
+    from deepstego.train.adversary import public_readers
+
+    readers = public_readers()
+    shipped = shipped_weights()
+    assert {r.meta["sha256"] for r in readers} == {read_meta(shipped[n])["sha256"] for n in ("dsnet-v1", "dsnet-v2")}
+    assert not any(p.requires_grad for r in readers for p in r.parameters())

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Training runs for a lent CUDA machine, all at once on its one GPU: the seed's network (baluja-seed) at the seed
-# paper's 124 px and recipe, at two learning rates, and the keyed model continued from dsnet-k2's weights with the
-# key-agnostic adversary, in three variants, each in its own process. Measured on an H200 (docs/training.md): the five
-# processes took turns on the GPU and each ran at a quarter of its speed alone, so one run per GPU is the better use.
+# Training runs for a lent CUDA machine. Two sets, chosen by SET:
 #
-#   OUT=out MIN=6.5 tools/gpu_train.sh      # each run trains MIN minutes; OUT gets one .tgz per run and logs.tgz
+# - SET=shared (the first lease): five runs at once on the one GPU: the seed's network (baluja-seed) at the seed
+#   paper's 124 px and recipe, at two learning rates, and the keyed model continued from dsnet-k2's weights with the
+#   key-agnostic adversary, in three variants, each in its own process. Measured on an H200 (docs/training.md): the
+#   five processes took turns on the GPU and each ran at a quarter of its speed alone, so one run per GPU is better.
+# - SET=seed (the second lease): the seed's network alone, continued from INIT (the first lease's best weights).
+#   A short bf16 probe first; the run then trains in bf16 if the probe beat fp32's rate alone (FP32_RATE pairs/s,
+#   results/gpu/single_run.txt) by a fifth, else in fp32.
+#
+#   OUT=out MIN=6.5 SET=shared tools/gpu_train.sh   # each run trains MIN minutes; OUT gets one .tgz per run and logs.tgz
 #
 # Runs without an installed deepstego (PYTHONPATH=src), as on the device machine, whose PyTorch is its own.
 set -u
@@ -31,12 +36,27 @@ run() {  # name, arguments
 nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv -l 60 >"$LOGS/smi.log" 2>&1 &
 smi=$!
 pids=()
-run baluja-a "${seed[@]}" --batch 32 --lr 3e-4 & pids+=($!)
-run baluja-b "${seed[@]}" --batch 32 --lr 1e-3 & pids+=($!)
-run keyed-f1 "${keyed[@]}" --size 128 --batch 64 --max-zoom 4 --lr 2e-4 & pids+=($!)
-run keyed-f2 "${keyed[@]}" --size 128 --batch 64 --max-zoom 4 --lr 5e-4 & pids+=($!)
-run keyed-f3 "${keyed[@]}" --size 64 --batch 64 --max-zoom 8 --lr 2e-4 & pids+=($!)
-sleep "${PEEK:-90}"; tail -n 2 "$LOGS"/*.log  # the first epochs: every run started, and at what speed
+case ${SET:-shared} in
+shared)
+    run baluja-a "${seed[@]}" --batch 32 --lr 3e-4 & pids+=($!)
+    run baluja-b "${seed[@]}" --batch 32 --lr 1e-3 & pids+=($!)
+    run keyed-f1 "${keyed[@]}" --size 128 --batch 64 --max-zoom 4 --lr 2e-4 & pids+=($!)
+    run keyed-f2 "${keyed[@]}" --size 128 --batch 64 --max-zoom 4 --lr 5e-4 & pids+=($!)
+    run keyed-f3 "${keyed[@]}" --size 64 --batch 64 --max-zoom 8 --lr 2e-4 & pids+=($!)
+    sleep "${PEEK:-90}"; tail -n 2 "$LOGS"/*.log  # the first epochs: every run started, and at what speed
+    ;;
+seed)
+    run probe-bf16 "${seed[@]}" --batch 64 --precision bf16 --max-minutes "${PROBE_MIN:-0.4}" --steps-per-epoch 40
+    rate=$("$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["pairs_per_s"])' \
+        "$RUNS/probe-bf16/metrics.jsonl")
+    precision=$("$PY" -c 'import sys; print("bf16" if float(sys.argv[1]) > 1.2 * float(sys.argv[2]) else "fp32")' \
+        "$rate" "${FP32_RATE:-358}")
+    echo "bf16 probe: $rate pairs/s against fp32 ${FP32_RATE:-358}: training in $precision" | tee "$LOGS/choice.log"
+    run baluja-c "${seed[@]}" --init "${INIT:-runs/gpu/baluja-b/best.safetensors}" --batch 64 --lr 1e-3 \
+        --precision "$precision" & pids+=($!)
+    rm -f "$RUNS/probe-bf16/checkpoint.pt"  # its speed is what counts
+    ;;
+esac
 wait "${pids[@]}"
 kill $smi 2>/dev/null
 

@@ -24,6 +24,12 @@ $DS eval --model lsb:3 --json results/lsb-3.json
 if [[ -f runs/baluja-10min/model.safetensors ]]; then
     $DS eval --model runs/baluja-10min/model.safetensors --json results/baluja-10min-refined.json
 fi
+# the seed design trained with the seed paper's recipe at its 124 px (shipped as baluja-seed), beside the default
+# model at that size
+$DS eval --model baluja-seed --size 124 --json results/baluja-seed.json
+$DS eval --model baluja-seed --size 124 --refine 0 --json results/baluja-seed-network.json
+$DS eval --model "$NAME" --size 124 --refine 0 --json "results/$NAME-network-124.json"
+.venv/bin/python tools/model_card.py baluja-seed
 $DS eval --curve "$RUN" --json "results/curve-$NAME.json" --plot "docs/time_to_quality-$NAME.png"
 $DS eval --curve "$RUN" --refine 0 --json "results/curve-$NAME-network.json" \
     --plot "docs/time_to_quality-$NAME-network.png"

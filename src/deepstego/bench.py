@@ -81,15 +81,26 @@ def measure(name: str, quick: bool = False, backend: str = "torch") -> dict:
     return res
 
 
+def bench_names() -> list[str]:
+    """Every architecture at its default size, then every shipped model whose configuration is not already one of
+    those (baluja-seed is the seed design at its default configuration: the `baluja` row is its speed)."""
+    from .models import create_model, list_models
+    from .models.weights import read_meta, shipped_weights
+
+    defaults = {(a, json.dumps(create_model(a).config_dict(), sort_keys=True)) for a in list_models()}
+    shipped = [n for n, p in shipped_weights().items()
+               if (read_meta(p)["arch"], json.dumps(read_meta(p)["config"], sort_keys=True)) not in defaults]
+    return list_models() + shipped
+
+
 def run_all(quick: bool = False) -> list[dict]:
     from .backend import openvino_installed
-    from .models import list_models, model_entry
+    from .models import model_entry
     from .models.weights import shipped_weights
 
     out = []
-    # every architecture at its default size, then every shipped model at its own configuration; networks on
-    # every installed backend
-    for name in list_models() + list(shipped_weights()):
+    # networks on every installed backend
+    for name in bench_names():
         network = name in shipped_weights() or model_entry(name).builder.trainable
         for backend in ("torch", "openvino") if network and openvino_installed() else ("torch",):
             cmd = [sys.executable, "-m", "deepstego.bench", name, "--backend", backend] + (["--quick"] if quick else [])

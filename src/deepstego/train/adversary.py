@@ -73,13 +73,16 @@ def wrong_key_penalty(model, stego: torch.Tensor, secret: torch.Tensor, autocast
 
 
 def public_readers() -> list:
-    """Every shipped keyless trained model, frozen: the readers an analyst already holds."""
+    """Every shipped keyless dsnet model, frozen: the readers an analyst already holds. The seed design
+    (baluja-seed) is left out: its reveal costs more than the hider's whole step and reads back little even of its
+    own secrets (its card)."""
     from ..core import load_model
     from ..models.weights import read_meta, shipped_weights
 
     readers = []
     for name, path in sorted(shipped_weights().items()):
-        if not read_meta(path)["config"].get("keyed"):
+        meta = read_meta(path)
+        if meta["arch"] == "dsnet" and not meta["config"].get("keyed"):
             model = load_model(name)
             for p in model.parameters():
                 p.requires_grad_(False)
