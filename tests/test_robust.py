@@ -165,6 +165,25 @@ def test_carrier_and_code_through_a_real_jpeg():
     assert ecc.decode(noisy.astype(np.uint8), conf, len(info)) is None
 
 
+@pytest.mark.parametrize("layout", [(3, 48.0, 0, 16), (6, 64.0, 0, 32)])
+def test_carrier_in_larger_tiles_from_their_dc(layout):
+    """Tiles of 16 and 32 px from their DC (what tools/robust_video_probe.py measures against H.264): every bit as
+    written through 8-bit rounding, the change confined to the luma, and another seed reads noise."""
+    from deepstego import carrier
+
+    lay = carrier.Layout(*layout)
+    cover = square(skimage_photo("coffee.png"), 128)
+    n = lay.capacity(128, 128)
+    assert n == (128 // lay.block) ** 2 * lay.k
+    sent = np.random.default_rng(0).integers(0, 2, n).astype(np.uint8)
+    stego = carrier.embed(cover, sent, b"seed", lay)
+    assert np.array_equal(carrier.extract(stego, b"seed", lay, n)[0], sent)
+    change = stego.astype(int) - cover.astype(int)
+    inside = ((stego > 0) & (stego < 255)).all(-1)  # clipping at 0 and 255 is per channel
+    assert np.abs(change).max() > 0 and np.abs(change[..., 0] - change[..., 2])[inside].max() <= 1  # grey
+    assert carrier.extract(stego, b"other", lay, n)[0].mean() == pytest.approx(0.5, abs=0.2)
+
+
 def test_robust_image_bad_covers(tmp_path):
     small = tmp_path / "small.png"
     Image.fromarray(square(skimage_photo("coffee.png"), 64)).save(small)

@@ -27,15 +27,18 @@ LUMA = np.array([0.299, 0.587, 0.114])
 
 @dataclass(frozen=True)
 class Layout:
-    """``k`` coefficients per 8×8 block (the first ``k`` after DC in zigzag order), lattice step ``delta`` (8-bit
-    luma units, orthonormal DCT)."""
+    """``k`` coefficients per ``block``×``block`` tile (the first ``k`` from zigzag position ``start``: 1, the first
+    after DC, or 0, the DC itself, ``block`` × the tile's mean), lattice step ``delta`` (8-bit luma units,
+    orthonormal DCT). Images use JPEG's 8×8 grid; larger tiles reach the low frequencies H.264 keeps."""
 
     k: int
     delta: float
+    start: int = 1
+    block: int = BLOCK
 
     def capacity(self, height: int, width: int) -> int:
-        """Bits an image of height×width pixels carries (whole 8×8 blocks only)."""
-        return (height // BLOCK) * (width // BLOCK) * self.k
+        """Bits an image of height×width pixels carries (whole tiles only)."""
+        return (height // self.block) * (width // self.block) * self.k
 
 
 #: 20 coefficients at step 14: of 12-35 coefficients at steps 12-16, the most payload after two JPEG q90 re-saves
@@ -44,17 +47,17 @@ class Layout:
 LAYOUT = Layout(20, 14.0)
 
 
-@lru_cache(maxsize=1)
-def _dct() -> np.ndarray:
-    n = np.arange(BLOCK)
-    m = np.cos(math.pi * (n[None, :] + 0.5) * n[:, None] / BLOCK) * math.sqrt(2 / BLOCK)
+@lru_cache(maxsize=4)
+def _dct(size: int = BLOCK) -> np.ndarray:
+    n = np.arange(size)
+    m = np.cos(math.pi * (n[None, :] + 0.5) * n[:, None] / size) * math.sqrt(2 / size)
     m[0] /= math.sqrt(2)
     return m
 
 
-@lru_cache(maxsize=1)
-def _zigzag() -> list[tuple[int, int]]:
-    cells = [(i, j) for i in range(BLOCK) for j in range(BLOCK)]
+@lru_cache(maxsize=4)
+def _zigzag(size: int = BLOCK) -> list[tuple[int, int]]:
+    cells = [(i, j) for i in range(size) for j in range(size)]
     return sorted(cells, key=lambda p: (p[0] + p[1], p[1] if (p[0] + p[1]) % 2 else p[0]))
 
 
@@ -62,25 +65,25 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float64) @ LUMA
 
 
-def _coefficients(y: np.ndarray, k: int) -> np.ndarray:
-    """Luma (H×W, whole blocks) → (blocks_y, blocks_x, k) DCT coefficients at the first k AC zigzag positions."""
-    h, w = y.shape
-    b = (y - 128.0).reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).transpose(0, 2, 1, 3)
-    d = _dct()
+def _coefficients(y: np.ndarray, layout: Layout) -> np.ndarray:
+    """Luma (H×W, whole tiles) → (tiles_y, tiles_x, k) DCT coefficients at the layout's zigzag positions."""
+    h, w, n = *y.shape, layout.block
+    b = (y - 128.0).reshape(h // n, n, w // n, n).transpose(0, 2, 1, 3)
+    d = _dct(n)
     c = np.einsum("ui,abij,vj->abuv", d, b, d)
-    idx = _zigzag()[1:k + 1]
+    idx = _zigzag(n)[layout.start:layout.start + layout.k]
     return c[:, :, [i for i, _ in idx], [j for _, j in idx]]
 
 
-def _to_pixels(change: np.ndarray, k: int) -> np.ndarray:
-    """(blocks_y, blocks_x, k) coefficient changes → H×W luma change."""
-    by, bx = change.shape[:2]
-    c = np.zeros((by, bx, BLOCK, BLOCK))
-    idx = _zigzag()[1:k + 1]
+def _to_pixels(change: np.ndarray, layout: Layout) -> np.ndarray:
+    """(tiles_y, tiles_x, k) coefficient changes → H×W luma change."""
+    by, bx, n = *change.shape[:2], layout.block
+    c = np.zeros((by, bx, n, n))
+    idx = _zigzag(n)[layout.start:layout.start + layout.k]
     c[:, :, [i for i, _ in idx], [j for _, j in idx]] = change
-    d = _dct()
+    d = _dct(n)
     b = np.einsum("ui,abuv,vj->abij", d, c, d)
-    return b.transpose(0, 2, 1, 3).reshape(by * BLOCK, bx * BLOCK)
+    return b.transpose(0, 2, 1, 3).reshape(by * n, bx * n)
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,9 @@ class _Plan:
 
 
 def _plan(seed: bytes, layout: Layout, height: int, width: int) -> _Plan:
-    by, bx = height // BLOCK, width // BLOCK
-    tag = f"|carrier|{layout.k}|{layout.delta}|{by}x{bx}".encode()
+    by, bx = height // layout.block, width // layout.block
+    extra = "" if (layout.start, layout.block) == (1, BLOCK) else f"|{layout.start}|{layout.block}"
+    tag = f"|carrier|{layout.k}|{layout.delta}|{by}x{bx}{extra}".encode()
     rng = np.random.Generator(np.random.PCG64(list(hashlib.sha256(seed + tag).digest())))
     n = by * bx * layout.k
     return _Plan(order=rng.permutation(n), dither=rng.random((by, bx, layout.k)) * layout.delta)
@@ -105,7 +109,7 @@ def embed(image: np.ndarray, bits: np.ndarray, seed: bytes, layout: Layout, stre
     leaves the bit less certain, which the reveal's soft decoding sees. A few passes re-aim coefficients that
     8-bit rounding and clipping moved."""
     h, w = image.shape[:2]
-    hb, wb = h - h % BLOCK, w - w % BLOCK
+    hb, wb = h - h % layout.block, w - w % layout.block
     plan = _plan(seed, layout, h, w)
     cap = layout.capacity(h, w)
     if len(bits) > cap:
@@ -117,15 +121,15 @@ def embed(image: np.ndarray, bits: np.ndarray, seed: bytes, layout: Layout, stre
     offset = plan.dither + slots * (layout.delta / 2)
 
     alpha = np.broadcast_to(np.asarray(strength, np.float64), plan.dither.shape[:2])[..., None]
-    c0 = _coefficients(_luma(image[:hb, :wb]), layout.k)
+    c0 = _coefficients(_luma(image[:hb, :wb]), layout)
     target = c0 + alpha * (np.round((c0 - offset) / layout.delta) * layout.delta + offset - c0)
     base = image.astype(np.float64)
     out = image
     for _ in range(passes):
-        c = c0 if out is image else _coefficients(_luma(out[:hb, :wb]), layout.k)
+        c = c0 if out is image else _coefficients(_luma(out[:hb, :wb]), layout)
         if np.abs(target - c).max() < 0.5:
             break
-        change = _to_pixels(target - c, layout.k)
+        change = _to_pixels(target - c, layout)
         base[:hb, :wb] = out[:hb, :wb].astype(np.float64) + change[..., None]
         out = np.clip(np.round(base), 0, 255).astype(np.uint8)
     return out
@@ -143,7 +147,7 @@ def extract(image: np.ndarray, seed: bytes, layout: Layout, n: int) -> tuple[np.
     coefficient sits on the boundary between the two lattices)."""
     h, w = image.shape[:2]
     plan = _plan(seed, layout, h, w)
-    c = _coefficients(_luma(image[:h - h % BLOCK, :w - w % BLOCK]), layout.k)
+    c = _coefficients(_luma(image[:h - h % layout.block, :w - w % layout.block]), layout)
     r = np.mod(c - plan.dither, layout.delta) / layout.delta  # 0 (or 1): a 0 bit; 0.5: a 1 bit
     dist = np.abs(r - 0.5)  # 0 for a 1 bit … 0.5 for a 0 bit
     bits = (dist < 0.25).astype(np.uint8).ravel()[plan.order[:n]]
