@@ -13,7 +13,7 @@ from deepstego.metrics import image_metrics
 from .conftest import run_cli, skimage_photo, square
 
 # minimum secret SSIM after a PNG round trip, per model family
-FLOOR = {"lsb": 0.85}
+FLOOR = {"lsb": 0.85, "baluja-seed": 0.45}  # the seed design reveals at 0.56 (its card: network pass, 124 px)
 
 
 def _floor(name: str) -> float:
