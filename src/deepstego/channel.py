@@ -116,23 +116,34 @@ def real_jpeg(x: torch.Tensor, quality: int | list[int]) -> torch.Tensor:
     return straight_through(x, _from_uint8(out, x))
 
 
-def h264_frames(frames: np.ndarray, crf: int, preset: str = "medium") -> np.ndarray:
-    """Frames (N×H×W×3 uint8, even H and W) encoded as one libx264 yuv420p stream at ``crf`` and decoded."""
+def h264_file(frames, crf: int, preset: str = "medium", container: str = "matroska") -> bytes:
+    """Frames (a sequence of H×W×3 uint8, even H and W) as one libx264 yuv420p stream at ``crf``, in a file's
+    bytes."""
     import av
 
-    n, h, w, _ = frames.shape
+    h, w = frames[0].shape[:2]
     buf = io.BytesIO()
-    with av.open(buf, "w", format="matroska") as out:
+    with av.open(buf, "w", format=container) as out:
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": str(int(crf)), "preset": preset}
         for f in frames:
             out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
         out.mux(stream.encode())
-    buf.seek(0)
-    with av.open(buf) as inp:
-        decoded = [fr.to_ndarray(format="rgb24") for fr in inp.decode(video=0)]
-    return np.stack(decoded[:n])
+    return buf.getvalue()
+
+
+def decoded_frames(data: bytes) -> list[np.ndarray]:
+    """Every frame of a video file's bytes, as H×W×3 uint8."""
+    import av
+
+    with av.open(io.BytesIO(data)) as inp:
+        return [fr.to_ndarray(format="rgb24") for fr in inp.decode(video=0)]
+
+
+def h264_frames(frames: np.ndarray, crf: int, preset: str = "medium") -> np.ndarray:
+    """Frames (N×H×W×3 uint8, even H and W) encoded as one libx264 yuv420p stream at ``crf`` and decoded."""
+    return np.stack(decoded_frames(h264_file(frames, crf, preset))[:len(frames)])
 
 
 def real_h264(x: torch.Tensor, crf: int) -> torch.Tensor:
