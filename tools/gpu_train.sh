@@ -8,6 +8,9 @@
 # - SET=seed (the second lease): the seed's network alone, continued from INIT (the first lease's best weights).
 #   A short bf16 probe first; the run then trains in bf16 if the probe beat fp32's rate alone (FP32_RATE pairs/s,
 #   results/gpu/single_run.txt) by a fifth, else in fp32.
+# - SET=fast (the third lease): two faster students of the default model, side by side: dsnet at factor 4 (each
+#   convolution at 1/16 of the pixels) and 32 channels, with 3 hide and 6 reveal blocks (fast-a) and with 2 and 4
+#   (fast-b), trained from scratch at 128 px and pulled towards dsnet-v2's stego early on.
 #
 #   OUT=out MIN=6.5 SET=shared tools/gpu_train.sh   # each run trains MIN minutes; OUT gets one .tgz per run and logs.tgz
 #
@@ -24,6 +27,8 @@ ds() { "$PY" -c 'import sys; from deepstego.cli import main; sys.exit(main())' "
 
 common=(--data data/photos --device "${DEVICE:-cuda}" --epochs 1000 --patience 1000 --seed 0 --max-minutes "$MIN" --quiet)
 seed=(--arch baluja --size 124 --loss l2 --beta 0.75 --steps-per-epoch 500 --precision fp32)
+fast=(--arch dsnet --opt factor=4 --opt width=32 --teacher dsnet-v2 --teacher-weight 2 --size 128 --batch 32
+      --max-zoom 8 --lr 1e-3 --loss l1 --beta 1 --ssim-weight 1 --steps-per-epoch 200 --precision auto)
 keyed=(--arch dsnet --init src/deepstego/weights/dsnet-k2.safetensors --adversary-weight 5 --beta 1 --loss l1
        --ssim-weight 1 --cover-ramp-steps 0 --quant-warmup-steps 0 --steps-per-epoch 200 --precision auto)
 
@@ -55,6 +60,11 @@ seed)
     run baluja-c "${seed[@]}" --init "${INIT:-runs/gpu/baluja-b/best.safetensors}" --batch 64 --lr 1e-3 \
         --precision "$precision" & pids+=($!)
     rm -f "$RUNS/probe-bf16/checkpoint.pt"  # its speed is what counts
+    ;;
+fast)
+    run fast-a "${fast[@]}" --opt hide_blocks=3 --opt reveal_blocks=6 & pids+=($!)
+    run fast-b "${fast[@]}" --opt hide_blocks=2 --opt reveal_blocks=4 & pids+=($!)
+    sleep "${PEEK:-60}"; tail -n 2 "$LOGS"/*.log
     ;;
 esac
 wait "${pids[@]}"
