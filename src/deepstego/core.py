@@ -179,6 +179,9 @@ def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *,
     secret = secret.contiguous(memory_format=torch.channels_last)
 
     if refine or stealth is not None:
+        # a keyed model's refinement keeps out of the default keyless model's sight, the reader anyone with deepstego
+        # holds (dsnet-v1 reads the same trace and loses it with it: tools/key_attacks.py)
+        readers = (load_model(DEFAULT_MODEL),) if model.keyed and refine else ()
         tiles = tile_count(*cover.shape[-2:], tile)
         deadline = None if refine_seconds is None else time.perf_counter() + refine_seconds
         done = 0
@@ -191,7 +194,7 @@ def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *,
                 out = refine_stego(model, c, s, stego, *k, steps=refine, seconds=budget, precision=precision,
                                    energy=None if stealth is None else stealth.energy,
                                    stats=0.0 if stealth is None else stealth.stats,
-                                   on_step=bar.update)
+                                   readers=readers, on_step=bar.update)
                 done += 1
                 bar.total = bar.n + refine * (tiles - done)  # a time budget may have cut this tile's steps
                 return out
@@ -292,7 +295,7 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backen
 
 def default_refine(model: StegoModel, stealth: bool | float | Stealth | None = False) -> int:
     """Refinement steps an image hide takes unless told: 0 for ``lsb``; for networks the ``refine_steps`` their
-    weights JSON sets (the keyed models: 50, the steps their secret needs to pass SSIM 0.95), else
+    weights JSON sets (the keyed models: dsnet-k2 64, dsnet-k1 50, the steps their secret needs to pass SSIM 0.95), else
     :data:`REFINE_STEPS`; at least :data:`STEALTH_STEPS` with ``stealth``."""
     if not model.trainable:
         return 0

@@ -23,6 +23,9 @@ REFINE_LR = 2e-3
 REFINE_SECONDS = 45.0  # per image, tiles' network passes included: a 3000×2000 photo hides within a minute here
 REFINE_BETAS = (0.5, 0.9)
 REFINE_COVER_SSIM = 3.0  # weight of the cover's (1 − SSIM) term: SSIM is the figure the cover loses first
+# keyed models: weight of the change the default keyless model's reveal sees (:class:`Leak`); refinement otherwise writes
+# a trace of the secret that they pick out (tools/key_attacks.py, docs/training.md)
+REFINE_LEAK = 0.5
 # video: refinement may take this multiple of the network pass's time; off by default, as within 1.0 (a hide at most
 # twice as long) it does not pay on the test videos (tools/video_refine.py, docs/training.md)
 VIDEO_REFINE_BUDGET = 0.0
@@ -30,12 +33,31 @@ VIDEO_REFINE_LR = 5e-4  # a step of 2e-3 moves every pixel by half a level at on
 SCENE_CHANGE = 0.1  # mean absolute change of cover or secret (of 1) that drops the carried correction
 
 
+class Leak:
+    """What keyless reveal networks (``readers``) see of a stego, held where the network pass left it. The keyed
+    network's stego shows them nothing of the secret; refinement steps taken for the keyed reveal alone write a trace
+    they pick out (tools/key_attacks.py). The penalty is the L1 change of each reader's reveal from its reveal of
+    the starting stego, so the steps go where those readers do not look."""
+
+    def __init__(self, readers, start: torch.Tensor, precision: str):
+        self.readers, self.precision = list(readers), precision
+        with torch.no_grad():
+            self.seen = [self._read(r, quantize(start, "round")).detach() for r in self.readers]
+
+    def _read(self, reader, stored: torch.Tensor) -> torch.Tensor:
+        with autocast(self.precision):
+            return reader.decode(stored).float().clamp(0, 1)
+
+    def __call__(self, stored: torch.Tensor) -> torch.Tensor:
+        return sum((self._read(r, stored) - seen).abs().mean() for r, seen in zip(self.readers, self.seen))
+
+
 def _loss(model: StegoModel, target: SSIMTo, cover: torch.Tensor, secret: torch.Tensor, x: torch.Tensor,
-          key: tuple, precision: str, stats: float = 0.0, cover_statistics: torch.Tensor | None = None
-          ) -> torch.Tensor:
+          key: tuple, precision: str, stats: float = 0.0, cover_statistics: torch.Tensor | None = None,
+          leak: Leak | None = None) -> torch.Tensor:
     """L1 + SSIM distances of the 8-bit-rounded ``x`` to the cover and of its reveal to the secret; ``target``
     holds both references (cover and secret stacked along the batch); ``stats`` weighs the residual-statistics
-    penalty against ``cover_statistics``."""
+    penalty against ``cover_statistics``; ``leak`` adds what keyless readers reveal (× :data:`REFINE_LEAK`)."""
     stored = quantize(x, "round")
     with autocast(precision):
         revealed = model.decode(stored, *key).float()
@@ -43,13 +65,15 @@ def _loss(model: StegoModel, target: SSIMTo, cover: torch.Tensor, secret: torch.
     n = len(cover)
     loss = ((stored - cover).abs().mean() + REFINE_COVER_SSIM * (1 - sim[:n].mean())
             + (revealed - secret).abs().mean() + (1 - sim[n:].mean()))
+    if leak is not None:
+        loss = loss + REFINE_LEAK * leak(stored)
     return loss + stats * residual_statistics_penalty(cover, stored, cover_statistics) if stats else loss
 
 
 def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, stego: torch.Tensor,
                  signs: torch.Tensor | None = None, *, steps: int = REFINE_STEPS, lr: float = REFINE_LR,
                  betas: tuple[float, float] = REFINE_BETAS, seconds: float | None = None, precision: str = "auto",
-                 energy: float | None = None, stats: float = 0.0, on_step=None) -> torch.Tensor:
+                 energy: float | None = None, stats: float = 0.0, readers=(), on_step=None) -> torch.Tensor:
     """Improve a stego image for this model's fixed reveal network by gradient descent on its pixels (the idea of
     Kishore et al., "Fixed Neural Network Steganography", ICLR 2022): Adam with a cosine-decayed step size
     minimises L1 + SSIM distances of stego to cover and of the reveal of the 8-bit-rounded stego (straight-through)
@@ -64,7 +88,8 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
     network's residual RMS: the start and every step are scaled back inside it, so the refinement spends a smaller
     budget where the reveal network reads it best (it runs even with ``steps`` 0). ``stats`` > 0 adds the
     residual-statistics penalty (:func:`~deepstego.stealth.residual_statistics_penalty`, what the rich-model
-    steganalyser counts) to the loss with that weight."""
+    steganalyser counts) to the loss with that weight. ``readers`` (keyed models: the default keyless model)
+    adds :class:`Leak`, so the steps that sharpen the keyed reveal do not write a trace those readers see."""
     cap = None if energy is None else energy * rms(stego - cover)
     if cap is not None:
         stego = cover + capped(stego - cover, cap)
@@ -77,6 +102,7 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
         target = SSIMTo(torch.cat([cover, secret]))  # both SSIM terms in one blur, the references blurred once
         x = stego.detach().clone().requires_grad_(True)
         cover_statistics = residual_statistics(cover) if stats else None  # the cover's, once for every step
+        leak = Leak(readers, x.detach(), precision) if readers else None
         opt = torch.optim.Adam([x], lr=lr, betas=betas)
         planned, step = steps, 0
         start = last = time.perf_counter()
@@ -84,7 +110,7 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
             for group in opt.param_groups:
                 group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / planned))
             (x.grad,) = torch.autograd.grad(_loss(model, target, cover, secret, x, key, precision, stats,
-                                                  cover_statistics), [x])
+                                                  cover_statistics, leak), [x])
             opt.step()
             if cap is not None:
                 with torch.no_grad():
