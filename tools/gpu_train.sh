@@ -10,7 +10,8 @@
 #   results/gpu/single_run.txt) by a fifth, else in fp32.
 # - SET=fast (the third lease): two faster students of the default model, side by side: dsnet at factor 4 (each
 #   convolution at 1/16 of the pixels) and 32 channels, with 3 hide and 6 reveal blocks (fast-a) and with 2 and 4
-#   (fast-b), trained from scratch at 128 px and pulled towards dsnet-v2's stego early on.
+#   (fast-b), trained from scratch at 128 px and pulled towards dsnet-v2's stego early on. SET=fast2: fast-a's best
+#   weights (INIT) continued alone, without the teacher, at lr 5e-4 (the lease's second call, MIN=4.3).
 #
 #   OUT=out MIN=6.5 SET=shared tools/gpu_train.sh   # each run trains MIN minutes; OUT gets one .tgz per run and logs.tgz
 #
@@ -65,6 +66,12 @@ fast)
     run fast-a "${fast[@]}" --opt hide_blocks=3 --opt reveal_blocks=6 & pids+=($!)
     run fast-b "${fast[@]}" --opt hide_blocks=2 --opt reveal_blocks=4 & pids+=($!)
     sleep "${PEEK:-60}"; tail -n 2 "$LOGS"/*.log
+    ;;
+fast2)
+    run fast-a2 --arch dsnet --opt factor=4 --opt width=32 --opt hide_blocks=3 --opt reveal_blocks=6 \
+        --init "${INIT:-runs/gpu/fast-a/best.safetensors}" --size 128 --batch 32 --max-zoom 8 --lr 5e-4 --loss l1 \
+        --beta 1 --ssim-weight 1 --cover-ramp-steps 0 --quant-warmup-steps 0 --steps-per-epoch 200 \
+        --precision auto --seed 1 & pids+=($!)
     ;;
 esac
 wait "${pids[@]}"

@@ -295,7 +295,7 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backen
 
 def default_refine(model: StegoModel, stealth: bool | float | Stealth | None = False) -> int:
     """Refinement steps an image hide takes unless told: 0 for ``lsb``; for networks the ``refine_steps`` their
-    weights JSON sets (the keyed models: dsnet-k2 64, dsnet-k1 50, the steps their secret needs to pass SSIM 0.95), else
+    weights JSON sets (the keyed models: dsnet-k2 64, the steps its secret needs to pass SSIM 0.95; dsnet-k1 50), else
     :data:`REFINE_STEPS`; at least :data:`STEALTH_STEPS` with ``stealth``."""
     if not model.trainable:
         return 0
