@@ -89,7 +89,7 @@ def test_cnn_detector_beats_chance_on_lsb4(detector_folder, tmp_path):
     """Trained briefly on lsb (k = 4) pairs from the training photos, scored on the held-out evaluation photos."""
     out = tmp_path / "cnn-lsb4"
     proc = run_cli("detect", "train", "--method", "cnn", "--hider", "lsb", "--data", detector_folder, "--pairs", "96",
-                   "--size", "64", "--epochs", "4", "--quiet", "--out", out)
+                   "--size", "64", "--epochs", "6", "--quiet", "--out", out)
     assert proc.returncode == 0, proc.stderr
     proc = run_cli("detect", "eval", "--detector", out.with_suffix(".safetensors"), "--pairs", "100",
                    "--roc", tmp_path / "roc.png", "--json", tmp_path / "res.json")
