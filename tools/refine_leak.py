@@ -22,7 +22,7 @@ from PIL import Image
 
 import deepstego
 from deepstego.core import DEFAULT_MODEL, default_refine, key_signs, load_model
-from deepstego.images import to_tensor
+from deepstego.images import to_tensor, to_uint8
 from deepstego.keys import Key
 from deepstego.metrics import leakage, ssim
 from deepstego.refine import REFINE_LEAK, refine_stego
@@ -61,8 +61,7 @@ def main(argv=None) -> None:
                 if readers is not None:
                     x = refine_stego(model, cover, secret, x, signs, steps=steps, readers=readers)
                 path = Path(tmp) / f"{i}.png"
-                arr = (x.clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).numpy()
-                Image.fromarray(arr).save(path)
+                Image.fromarray(to_uint8(x)).save(path)
                 stegos.append(np.asarray(Image.open(path).convert("RGB")))
         seconds = (time.perf_counter() - t0) / PAIRS
         ST = batch(stegos)
