@@ -108,15 +108,18 @@ def test_only_the_right_key_reveals(tmp_path, eval_pairs):
         assert res["excess"] <= 0.02 and res["found"] <= 2, (i, res)
 
 
-def test_keyed_refinement_keeps_out_of_the_keyless_readers_sight(eval_pairs):
+@pytest.mark.parametrize("video", [False, True], ids=["image", "video frames"])
+def test_keyed_refinement_keeps_out_of_the_keyless_readers_sight(eval_pairs, video):
     """Refining a keyed stego for its own reveal changes what the default keyless model reveals of it; with the
-    penalty that holds that reader's view (deepstego.refine.Leak, as hide uses it) the change is far smaller."""
-    from deepstego.core import DEFAULT_MODEL, key_signs, load_model
+    penalty that holds that reader's view (deepstego.refine.Leak, as hide uses it) the change is far smaller. For
+    video the refinement is FrameRefiner's one step per frame, the correction carried along a still scene."""
+    from deepstego.core import DEFAULT_MODEL, key_signs, leak_readers, load_model
     from deepstego.images import to_tensor
     from deepstego.models.blocks import quantize
-    from deepstego.refine import refine_stego
+    from deepstego.refine import FrameRefiner, refine_stego
 
     model, reader = load_model(KEYED), load_model(DEFAULT_MODEL)
+    assert leak_readers(model) == (reader,) and leak_readers(reader) == ()
     (covers, secrets) = eval_pairs
     cover, secret = to_tensor(covers[0]), to_tensor(secrets[0])
     signs = key_signs(model, keys.Key.from_passphrase("a key"), *cover.shape[-2:])
@@ -125,12 +128,20 @@ def test_keyed_refinement_keeps_out_of_the_keyless_readers_sight(eval_pairs):
         seen = reader.decode(quantize(start, "round")).float()
 
     def moved(readers) -> float:
-        x = refine_stego(model, cover, secret, start, signs, steps=20, precision="fp32", readers=readers)
+        if video:
+            refiner = FrameRefiner(model, budget=1e6, precision="fp32", readers=readers)
+            for _ in range(40):  # 40 frames of one scene, each given a step (a network pass "took" 1 s)
+                x = refiner(cover, secret, start, signs, 1.0)
+            assert refiner.steps == 40
+        else:
+            x = refine_stego(model, cover, secret, start, signs, steps=20, precision="fp32", readers=readers)
         with torch.no_grad():
             return float((reader.decode(quantize(x, "round")).float() - seen).abs().mean())
 
     free, held = moved(()), moved((reader,))
-    assert held < 0.5 * free, (held, free)
+    # part of the change is the 8-bit rounding of any new stego, which no penalty removes; one small step per frame
+    # leaves a larger share of it (held / free 0.46-0.54 over the first three evaluation pairs at 128 px)
+    assert held < (0.6 if video else 0.5) * free, (held, free)
 
 
 def test_env_key_and_keygen(tmp_path, monkeypatch):

@@ -5,8 +5,11 @@ their view (deepstego.refine.Leak).
 
 The twenty evaluation crops of tools/key_attacks.py (256 px, cover i carries crop i+1), hidden with one key: the
 network pass alone, then the default refinement (the model's refine_steps) against the keyed reveal alone, with the
-default keyless model's view held (what 'deepstego hide' does), and with both shipped keyless models' views held.
-Each stego is saved as a PNG and read back; leakage as in the README's Security table.
+default keyless model's view held (what 'deepstego hide' does), and with both shipped keyless models' views held;
+then video's FrameRefiner (one step per frame, the correction carried on) over FRAMES frames of one still scene, each
+crop pair standing for a scene: the last frame's stego, without and with the default model's view held (what
+'deepstego hide-video --refine-budget' does). Each stego is saved as a PNG and read back; leakage as in the README's
+Security table; seconds per hide (per frame for video rows).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from deepstego.core import DEFAULT_MODEL, default_refine, key_signs, load_model
 from deepstego.images import to_tensor, to_uint8
 from deepstego.keys import Key
 from deepstego.metrics import leakage, ssim
-from deepstego.refine import REFINE_LEAK, refine_stego
+from deepstego.refine import REFINE_LEAK, FrameRefiner, refine_stego
 from deepstego.train.adversary import public_readers
 from key_attacks import PAIRS, SIZE, batch, eval_crops
 
@@ -35,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model", nargs="?", default="dsnet-k2")
+    p.add_argument("--frames", type=int, default=48, help="frames of each still scene for the video rows")
     p.add_argument("--out", default=str(ROOT / "results" / "refine_leak.txt"))
     a = p.parse_args(argv)
     model = load_model(a.model)
@@ -43,14 +47,17 @@ def main(argv=None) -> None:
     covers, secrets = crops[:PAIRS], crops[1:PAIRS + 1]
     key = Key.from_passphrase("refine_leak measurement key")
     S, C = batch(secrets), batch(covers)
-    variants = {"network pass": None, "refined for the keyed reveal alone": (),
-                f"+ {DEFAULT_MODEL}'s view held (as hide does)": (load_model(DEFAULT_MODEL),),
-                "+ every shipped keyless model's view held": tuple(public_readers())}
+    default = (load_model(DEFAULT_MODEL),)
+    variants = {"network pass": ("image", None), "refined for the keyed reveal alone": ("image", ()),
+                f"+ {DEFAULT_MODEL}'s view held (as hide does)": ("image", default),
+                "+ every shipped keyless model's view held": ("image", tuple(public_readers())),
+                f"video: {a.frames} frames of a still scene, keyed reveal alone": ("video", ()),
+                f"video: + {DEFAULT_MODEL}'s view held (as hide-video does)": ("video", default)}
     lines = [f"{a.model}, {PAIRS} evaluation crops at {SIZE} px, one key, {steps} refinement steps, Leak weight "
              f"{REFINE_LEAK:g}, through saved PNGs",
              "| refinement | cover / secret SSIM (right key) | dsnet-v2 reads: excess, found | dsnet-v1 reads | s per hide |",
              "|---|---|---|---|---|"]
-    for name, readers in variants.items():
+    for name, (kind, readers) in variants.items():
         stegos, t0 = [], time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             for i, (c, s) in enumerate(zip(covers, secrets)):
@@ -58,12 +65,16 @@ def main(argv=None) -> None:
                 signs = key_signs(model, key, *cover.shape[-2:])
                 with torch.no_grad():
                     x = model.encode(cover, secret, signs).float()
-                if readers is not None:
+                if kind == "video":
+                    refiner, start = FrameRefiner(model, budget=float("inf"), readers=readers), x
+                    for _ in range(a.frames):  # every frame gets its step: the budget is left open
+                        x = refiner(cover, secret, start, signs, 1.0)
+                elif readers is not None:
                     x = refine_stego(model, cover, secret, x, signs, steps=steps, readers=readers)
                 path = Path(tmp) / f"{i}.png"
                 Image.fromarray(to_uint8(x)).save(path)
                 stegos.append(np.asarray(Image.open(path).convert("RGB")))
-        seconds = (time.perf_counter() - t0) / PAIRS
+        seconds = (time.perf_counter() - t0) / PAIRS / (a.frames if kind == "video" else 1)
         ST = batch(stegos)
         right = batch([deepstego.reveal(st, model=model, key=key) for st in stegos])
         row = f"| {name} | {float(ssim(C, ST).mean()):.4f} / {float(ssim(S, right).mean()):.4f} |"

@@ -104,6 +104,30 @@ class OpenVINORunner(Runner):
         super().__init__(model, precision)
         self._compiled: OrderedDict[tuple, object] = OrderedDict()
 
+    def _convert(self, name: str, inputs: tuple[torch.Tensor, ...], free: bool = False):
+        """One pass traced at ``inputs``' shapes and converted to an OpenVINO model (``free``: of any height and
+        width)."""
+        import torch
+
+        ov = _openvino()
+
+        class Pass(torch.nn.Module):  # one pass as a module of tensors only, for tracing
+            def __init__(self, model):
+                super().__init__()
+                self.model = model
+
+            def forward(self, *xs):
+                return getattr(self.model, name)(*xs).float()
+
+        # static shapes: OpenVINO plans each size's memory and kernels ahead (faster than free shapes)
+        shapes = [ov.PartialShape(list(x.shape[:2]) + [-1, -1] if free else list(x.shape)) for x in inputs]
+        with torch.inference_mode(False), torch.no_grad():
+            examples = tuple(x.detach().clone() for x in inputs)
+            # the trace check re-runs the pass and compares graphs; cached constants (the key mixing matrix)
+            # make the two graphs differ in name only, and the outputs are compared in the tests instead
+            traced = torch.jit.trace(Pass(self.model), examples, check_trace=False)
+            return ov.convert_model(traced, input=shapes)
+
     def _compile(self, name: str, inputs: tuple[torch.Tensor, ...]):
         key = (name, *(tuple(x.shape) for x in inputs))
         if key in self._compiled:
@@ -111,26 +135,8 @@ class OpenVINORunner(Runner):
         else:
             import torch
 
-            ov = _openvino()
-
-            class Pass(torch.nn.Module):  # one pass as a module of tensors only, for tracing
-                def __init__(self, model):
-                    super().__init__()
-                    self.model = model
-
-                def forward(self, *xs):
-                    return getattr(self.model, name)(*xs).float()
-
-            # static shapes: OpenVINO plans each size's memory and kernels ahead (faster than free shapes)
-            shapes = [ov.PartialShape(list(x.shape)) for x in inputs]
-            with torch.inference_mode(False), torch.no_grad():
-                examples = tuple(x.detach().clone() for x in inputs)
-                # the trace check re-runs the pass and compares graphs; cached constants (the key mixing matrix)
-                # make the two graphs differ in name only, and the outputs are compared in the tests instead
-                traced = torch.jit.trace(Pass(self.model), examples, check_trace=False)
-                converted = ov.convert_model(traced, input=shapes)
             hint = "bf16" if self.precision == "bf16" else "f32"
-            self._compiled[key] = ov.Core().compile_model(converted, "CPU", {
+            self._compiled[key] = _openvino().Core().compile_model(self._convert(name, inputs), "CPU", {
                 "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": torch.get_num_threads()})
             while len(self._compiled) > self.KEEP:
                 self._compiled.popitem(last=False)

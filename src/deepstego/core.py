@@ -152,6 +152,13 @@ def keyed_models() -> list[str]:
     return [n for n, p in shipped_weights().items() if read_meta(p)["config"].get("keyed")]
 
 
+def leak_readers(model: StegoModel) -> tuple[StegoModel, ...]:
+    """The keyless readers whose view a keyed model's refinement holds (:class:`~deepstego.refine.Leak`): the default
+    model, which anyone with deepstego has (dsnet-v1 reads the same trace and loses it with it:
+    tools/key_attacks.py); none for a keyless model."""
+    return (load_model(DEFAULT_MODEL),) if model.keyed else ()
+
+
 def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *, key: Key | None = None,
                 precision: str = "auto", backend: str = "auto", tile: int = TILE, refine: int = 0,
                 refine_seconds: float | None = None, progress: bool = False,
@@ -179,9 +186,7 @@ def hide_tensor(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, *,
     secret = secret.contiguous(memory_format=torch.channels_last)
 
     if refine or stealth is not None:
-        # a keyed model's refinement keeps out of the default keyless model's sight, the reader anyone with deepstego
-        # holds (dsnet-v1 reads the same trace and loses it with it: tools/key_attacks.py)
-        readers = (load_model(DEFAULT_MODEL),) if model.keyed and refine else ()
+        readers = leak_readers(model) if refine else ()
         tiles = tile_count(*cover.shape[-2:], tile)
         deadline = None if refine_seconds is None else time.perf_counter() + refine_seconds
         done = 0

@@ -134,10 +134,12 @@ class FrameRefiner:
     the correction found for the frame before, Adam's moments carry over, and a frame gets one small step whenever
     the refinement's time so far is within ``budget`` of the network's; the frames in between get the carried
     correction alone. A scene change (cover or secret changing by more than :data:`SCENE_CHANGE` on average) starts
-    afresh. Call it with each batch of frames in order; ``steps`` counts the frames that got a step."""
+    afresh. Call it with each batch of frames in order; ``steps`` counts the frames that got a step. ``readers``: as
+    for :func:`refine_stego`, each frame's steps held to what they reveal of its network stego (:class:`Leak`)."""
 
-    def __init__(self, model: StegoModel, budget: float = VIDEO_REFINE_BUDGET, precision: str = "auto"):
-        self.model, self.budget, self.precision = model, budget, precision
+    def __init__(self, model: StegoModel, budget: float = VIDEO_REFINE_BUDGET, precision: str = "auto",
+                 readers=()):
+        self.model, self.budget, self.precision, self.readers = model, budget, precision, tuple(readers)
         self.network_seconds = self.refine_seconds = 0.0
         self.steps = 0
         self._delta = self._moments = self._last = None
@@ -160,7 +162,7 @@ class FrameRefiner:
                 x = x + self._delta
             if self.refine_seconds <= self.budget * self.network_seconds:
                 tick = time.perf_counter()
-                x = self._step(c, s, x, key)
+                x = self._step(c, s, x, key, start)
                 if self.steps:  # the first step pays for autograd's warm-up, as the first network pass does for its own
                     self.refine_seconds += time.perf_counter() - tick
                 self.steps += 1
@@ -168,7 +170,7 @@ class FrameRefiner:
             out.append(x)
         return torch.cat(out)
 
-    def _step(self, cover, secret, x, key) -> torch.Tensor:
+    def _step(self, cover, secret, x, key, start) -> torch.Tensor:
         with torch.inference_mode(False), torch.enable_grad():
             cover, secret = cover.clone(), secret.clone()
             key = tuple(k.clone() for k in key)
@@ -177,7 +179,9 @@ class FrameRefiner:
             if self._moments is not None:
                 opt.state[x] = self._moments
             target = SSIMTo(torch.cat([cover, secret]))
-            (x.grad,) = torch.autograd.grad(_loss(self.model, target, cover, secret, x, key, self.precision), [x])
+            leak = Leak(self.readers, start, self.precision) if self.readers else None
+            loss = _loss(self.model, target, cover, secret, x, key, self.precision, leak=leak)
+            (x.grad,) = torch.autograd.grad(loss, [x])
             opt.step()
             self._moments = opt.state[x]
         return x.detach()

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from .. import limits
 from ..backend import resolve_backend
-from ..core import hide_tensor, load_model, model_key, reveal_tensor
+from ..core import hide_tensor, leak_readers, load_model, model_key, reveal_tensor
 from ..refine import VIDEO_REFINE_BUDGET, FrameRefiner
 from ..robust import CRF, PRESET, crf as check_crf, robust_model
 from ..errors import DeepStegoError
@@ -145,7 +145,7 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str | None
     if refine_budget and not net.trainable:
         raise DeepStegoError(f"{net.arch} has no differentiable reveal network to refine against: the refinement "
                              "budget must be 0")
-    refiner = FrameRefiner(net, refine_budget, precision) if refine_budget else None
+    refiner = FrameRefiner(net, refine_budget, precision, leak_readers(net)) if refine_budget else None
     backend = resolve_backend(backend, repeated=True)  # every frame the same size: compiling once pays
     ci, si = probe(cover), probe(secret)
     out = check_output(output, overwrite=overwrite, inputs=(cover, secret))
