@@ -144,6 +144,36 @@ def test_keyed_refinement_keeps_out_of_the_keyless_readers_sight(eval_pairs, vid
     assert held < (0.6 if video else 0.5) * free, (held, free)
 
 
+def test_keyed_hides_refine_with_the_keyless_reader_held(tmp_path, monkeypatch, eval_pairs):
+    """hide's refinement and hide_video's frame refinement give a keyed model's steps the default keyless model to
+    hold (the penalty itself: the test above); a keyless model's refinement holds none."""
+    from deepstego import refine
+    from deepstego.core import DEFAULT_MODEL, load_model
+
+    from .videos import make_clip
+
+    held = []
+
+    class Spy(refine.Leak):  # the real penalty, its readers noted
+        def __init__(self, readers, *args):
+            held.append(tuple(readers))
+            super().__init__(readers, *args)
+
+    monkeypatch.setattr(refine, "Leak", Spy)
+    default = (load_model(DEFAULT_MODEL),)
+    covers, secrets = eval_pairs
+    deepstego.hide(covers[0][:64, :64], secrets[0][:64, :64], model=KEYED, key="k", refine=2)
+    assert held == [default], held
+    held.clear()
+    clip = make_clip(tmp_path / "clip.mkv", "astronaut.png", 4, 64, 48, codec="ffv1")
+    res = deepstego.hide_video(clip, clip, tmp_path / "stego.mkv", model=KEYED, key="k", progress=False,
+                               refine_budget=100)
+    assert res.refined == 4 and held == [default] * 4, (res.refined, held)
+    held.clear()
+    deepstego.hide(covers[0][:64, :64], secrets[0][:64, :64], refine=2)
+    assert held == []
+
+
 def test_env_key_and_keygen(tmp_path, monkeypatch):
     keyfile = tmp_path / "k.key"
     run_cli("keygen", "-o", keyfile, check=True)

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 import deepstego
-from deepstego.core import DEFAULT_MODEL, default_refine, key_signs, load_model
+from deepstego.core import DEFAULT_MODEL, default_refine, key_signs, leak_readers, load_model
 from deepstego.images import to_tensor, to_uint8
 from deepstego.keys import Key
 from deepstego.metrics import leakage, ssim
@@ -47,14 +47,14 @@ def main(argv=None) -> None:
     covers, secrets = crops[:PAIRS], crops[1:PAIRS + 1]
     key = Key.from_passphrase("refine_leak measurement key")
     S, C = batch(secrets), batch(covers)
-    default = (load_model(DEFAULT_MODEL),)
+    default = leak_readers(model)  # what hide holds: the default keyless model
     variants = {"network pass": ("image", None), "refined for the keyed reveal alone": ("image", ()),
                 f"+ {DEFAULT_MODEL}'s view held (as hide does)": ("image", default),
                 "+ every shipped keyless model's view held": ("image", tuple(public_readers())),
                 f"video: {a.frames} frames of a still scene, keyed reveal alone": ("video", ()),
                 f"video: + {DEFAULT_MODEL}'s view held (as hide-video does)": ("video", default)}
-    lines = [f"{a.model}, {PAIRS} evaluation crops at {SIZE} px, one key, {steps} refinement steps, Leak weight "
-             f"{REFINE_LEAK:g}, through saved PNGs",
+    lines = [f"{a.model}, {PAIRS} evaluation crops at {SIZE} px, one key, {steps} refinement steps (video rows: one "
+             f"step per frame, seconds per frame), Leak weight {REFINE_LEAK:g}, through saved PNGs",
              "| refinement | cover / secret SSIM (right key) | dsnet-v2 reads: excess, found | dsnet-v1 reads | s per hide |",
              "|---|---|---|---|---|"]
     for name, (kind, readers) in variants.items():
@@ -81,7 +81,7 @@ def main(argv=None) -> None:
         for reader in ("dsnet-v2", "dsnet-v1"):
             r = leakage(batch([deepstego.reveal(st, model=reader) for st in stegos]), S)
             row += f" {r['excess']:+.4f}, {r['found']} |"
-        lines.append(row + (" – |" if readers is None else f" {seconds:.1f} |"))
+        lines.append(row + (" – |" if readers is None else f" {seconds:.{3 if kind == 'video' else 1}f} |"))
         print(lines[-1], flush=True)
     Path(a.out).write_text("\n".join(lines) + "\n")
 

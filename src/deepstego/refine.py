@@ -135,7 +135,8 @@ class FrameRefiner:
     the refinement's time so far is within ``budget`` of the network's; the frames in between get the carried
     correction alone. A scene change (cover or secret changing by more than :data:`SCENE_CHANGE` on average) starts
     afresh. Call it with each batch of frames in order; ``steps`` counts the frames that got a step. ``readers``: as
-    for :func:`refine_stego`, each frame's steps held to what they reveal of its network stego (:class:`Leak`)."""
+    for :func:`refine_stego`; each frame's step is held to what the readers reveal of that frame's network stego
+    (:class:`Leak`), and pays for their passes out of the same budget."""
 
     def __init__(self, model: StegoModel, budget: float = VIDEO_REFINE_BUDGET, precision: str = "auto",
                  readers=()):
