@@ -1,15 +1,22 @@
 """The robust bit carrier: bits written into an image's luma where JPEG and H.264 keep them.
 
 Each bit sets one low-frequency coefficient of an 8×8 block's orthonormal DCT of the luma (JPEG's own grid and
-BT.601 luma, so a JPEG re-save moves each coefficient by about its quantisation step at most) onto one of two
-interleaved lattices (dither modulation, Chen & Wornell's QIM): ``Δ·ℤ + d`` for 0, ``Δ·ℤ + d + Δ/2`` for 1. A
-re-encode that moves a coefficient by less than Δ/4 leaves the bit intact; the error-correcting code of
-:mod:`deepstego.payload` mends the rest. The change is added to R, G and B alike, so the chroma is untouched.
+BT.601 luma) onto one of two interleaved lattices (dither modulation, Chen & Wornell's QIM): ``Δ·ℤ + d`` for 0,
+``Δ·ℤ + d + Δ/2`` for 1. A re-encode that moves a coefficient by less than Δ/4 leaves the bit intact; the
+error-correcting code of :mod:`deepstego.ecc` mends the rest. The change is added to R, G and B alike, so the
+chroma is untouched.
 
-Which coefficients carry which bit, and every dither ``d``, come from a seed (the key's, for keyed hiding): without
+A layout on JPEG's lattice (``jpeg=Q``, :data:`LAYOUT`) makes every Δ and every dither a multiple of the step a
+quality-Q JPEG quantises that coefficient with: its lattice points are values such a JPEG stores exactly, so
+writing the stego at Q, and re-saving it at Q (or finer), leaves them where they are, and only 8-bit rounding and
+clipped colours move them. Off that lattice (:data:`PIXEL_LAYOUT`, the carrier of the robust stego files deepstego
+wrote before it moved onto JPEG's) the JPEG's own rounding moves each coefficient by up to half its step, so Δ must
+be several times that step, which costs the cover more for each bit.
+
+Which coefficients carry which bit, and every dither, come from a seed (the key's, for keyed hiding): without
 it the lattice is unknown, which also keeps the coefficients' histogram free of the two visible lattices a public
 dither would leave. A :class:`Layout` (coefficients per block ``k`` and step ``delta``) sets capacity against
-visibility; :data:`LAYOUT` is the one robust hides use.
+visibility.
 """
 
 from __future__ import annotations
@@ -35,16 +42,48 @@ class Layout:
     delta: float
     start: int = 1
     block: int = BLOCK
+    jpeg: int | None = None  # on the lattice of a JPEG at this quality: each step the least even multiple of its
+    #                          quantisation step that is at least ``delta``
 
     def capacity(self, height: int, width: int) -> int:
         """Bits an image of height×width pixels carries (whole tiles only)."""
         return (height // self.block) * (width // self.block) * self.k
 
+    def quant(self) -> np.ndarray:
+        """The JPEG quantisation step of each of the ``k`` positions (ones off JPEG's lattice)."""
+        if self.jpeg is None:
+            return np.ones(self.k)
+        table = jpeg_luma_table(self.jpeg)
+        return np.array([table[i, j] for i, j in _zigzag(self.block)[self.start:self.start + self.k]], np.float64)
 
-#: 20 coefficients at step 14: of 12-35 coefficients at steps 12-16, the most payload after two JPEG q90 re-saves
-#: at cover SSIM 0.975 on the evaluation photos (15.7 kbit a 256² crop against 13.7 with 24 and 13.4 with 16;
-#: higher zigzag positions meet JPEG steps of 6 and more)
-LAYOUT = Layout(20, 14.0)
+    def steps(self) -> np.ndarray:
+        """Each position's lattice step Δ."""
+        if self.jpeg is None:
+            return np.full(self.k, float(self.delta))
+        q = self.quant()
+        return q * np.maximum(2, 2 * np.ceil(self.delta / (2 * q)))
+
+
+_IJG_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]).reshape(8, 8)
+
+
+def jpeg_luma_table(quality: int) -> np.ndarray:
+    """The 8×8 luma quantisation table libjpeg (and so Pillow) writes at ``quality``: the standard table scaled by
+    IJG's rule, baseline-clamped."""
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return np.clip((_IJG_LUMA * scale + 50) // 100, 1, 255)
+
+
+#: 40 coefficients on the lattice of quality 90 (steps 8-28: 4× JPEG's step where that is 2 or 3, 2× elsewhere),
+#: of which a robust hide uses those its blocks' texture can hide (:mod:`deepstego.robust`); the payload it gives
+#: against 32 and 20: ``tools/robust_carrier.py --k 40 32 20`` (results/robust_carrier.txt)
+LAYOUT = Layout(40, 8.0, jpeg=90)
+#: the carrier of the robust stego files written before :data:`LAYOUT`, still read: 20 coefficients at step 14 off
+#: JPEG's lattice
+PIXEL_LAYOUT = Layout(20, 14.0)
 
 
 @lru_cache(maxsize=4)
@@ -70,7 +109,7 @@ def _coefficients(y: np.ndarray, layout: Layout) -> np.ndarray:
     h, w, n = *y.shape, layout.block
     b = (y - 128.0).reshape(h // n, n, w // n, n).transpose(0, 2, 1, 3)
     d = _dct(n)
-    c = np.einsum("ui,abij,vj->abuv", d, b, d)
+    c = d @ b @ d.T  # per tile: D · B · Dᵀ
     idx = _zigzag(n)[layout.start:layout.start + layout.k]
     return c[:, :, [i for i, _ in idx], [j for _, j in idx]]
 
@@ -82,7 +121,7 @@ def _to_pixels(change: np.ndarray, layout: Layout) -> np.ndarray:
     idx = _zigzag(n)[layout.start:layout.start + layout.k]
     c[:, :, [i for i, _ in idx], [j for _, j in idx]] = change
     d = _dct(n)
-    b = np.einsum("ui,abuv,vj->abij", d, c, d)
+    b = d.T @ c @ d
     return b.transpose(0, 2, 1, 3).reshape(by * n, bx * n)
 
 
@@ -95,19 +134,39 @@ class _Plan:
 def _plan(seed: bytes, layout: Layout, height: int, width: int) -> _Plan:
     by, bx = height // layout.block, width // layout.block
     extra = "" if (layout.start, layout.block) == (1, BLOCK) else f"|{layout.start}|{layout.block}"
+    extra += "" if layout.jpeg is None else f"|jpeg{layout.jpeg}"
     tag = f"|carrier|{layout.k}|{layout.delta}|{by}x{bx}{extra}".encode()
     rng = np.random.Generator(np.random.PCG64(list(hashlib.sha256(seed + tag).digest())))
     n = by * bx * layout.k
-    return _Plan(order=rng.permutation(n), dither=rng.random((by, bx, layout.k)) * layout.delta)
+    order = rng.permutation(n)
+    if layout.jpeg is None:
+        return _Plan(order=order, dither=rng.random((by, bx, layout.k)) * layout.delta)
+    q, steps = layout.quant(), layout.steps()  # dithers on JPEG's lattice too
+    return _Plan(order=order, dither=np.floor(rng.random((by, bx, layout.k)) * (steps / q)) * q)
+
+
+def slot_order(seed: bytes, layout: Layout, height: int, width: int) -> np.ndarray:
+    """Bit i of :func:`embed` and :func:`extract` sits in slot ``slot_order(…)[i]`` (a flat index into blocks_y ×
+    blocks_x × k)."""
+    return _plan(seed, layout, height, width).order
+
+
+def _read(c: np.ndarray, plan: _Plan, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients → (bits, confidence), both shaped like the plan's dither."""
+    r = np.mod(c - plan.dither, layout.steps()) / layout.steps()  # 0 (or 1): a 0 bit; 0.5: a 1 bit
+    dist = np.abs(r - 0.5)  # 0 for a 1 bit … 0.5 for a 0 bit
+    return (dist < 0.25).astype(np.uint8), np.abs(dist - 0.25) * 4
 
 
 def embed(image: np.ndarray, bits: np.ndarray, seed: bytes, layout: Layout, strength: np.ndarray | float = 1.0,
-          passes: int = 3) -> np.ndarray:
+          passes: int = 3, channel=None, rounds: int = 0) -> np.ndarray:
     """Write ``bits`` (0/1, at most :meth:`Layout.capacity`; unused slots carry random bits) into an H×W×3 uint8
-    image; returns the stego as uint8. ``strength`` (per block, or one value, in [0, 1]) moves each coefficient
-    that fraction of the way to its lattice (distortion compensation): a weaker move costs the cover less and
-    leaves the bit less certain, which the reveal's soft decoding sees. A few passes re-aim coefficients that
-    8-bit rounding and clipping moved."""
+    image; returns the stego as uint8. ``strength`` (one value, one per block, or one per slot, in [0, 1]) moves each
+    coefficient that fraction of the way to its lattice (distortion compensation): a weaker move costs the cover less
+    and leaves the bit less certain, which the reveal's soft decoding sees; 0 leaves a slot as the cover has it. A
+    few passes re-aim coefficients that 8-bit rounding and clipping moved. With a ``channel`` (an image → image
+    function, such as a JPEG re-save), ``rounds`` more embeddings re-aim each fully written slot that the channel
+    turned to the wrong bit by the amount it moved it, so that its output carries the bit."""
     h, w = image.shape[:2]
     hb, wb = h - h % layout.block, w - w % layout.block
     plan = _plan(seed, layout, h, w)
@@ -118,20 +177,34 @@ def embed(image: np.ndarray, bits: np.ndarray, seed: bytes, layout: Layout, stre
     slots = rng.integers(0, 2, cap)
     slots[plan.order[:len(bits)]] = bits
     slots = slots.reshape(plan.dither.shape)
-    offset = plan.dither + slots * (layout.delta / 2)
+    steps = layout.steps()
+    offset = plan.dither + slots * (steps / 2)
 
-    alpha = np.broadcast_to(np.asarray(strength, np.float64), plan.dither.shape[:2])[..., None]
+    alpha = np.asarray(strength, np.float64)
+    alpha = np.broadcast_to(alpha[..., None] if alpha.ndim == 2 else alpha, plan.dither.shape)
     c0 = _coefficients(_luma(image[:hb, :wb]), layout)
-    target = c0 + alpha * (np.round((c0 - offset) / layout.delta) * layout.delta + offset - c0)
-    base = image.astype(np.float64)
-    out = image
-    for _ in range(passes):
-        c = c0 if out is image else _coefficients(_luma(out[:hb, :wb]), layout)
-        if np.abs(target - c).max() < 0.5:
+    target = c0 + alpha * (np.round((c0 - offset) / steps) * steps + offset - c0)
+
+    def write(aim: np.ndarray) -> np.ndarray:
+        base = image.astype(np.float64)
+        out = image
+        for _ in range(passes):
+            c = c0 if out is image else _coefficients(_luma(out[:hb, :wb]), layout)
+            if np.abs(aim - c).max() < 0.5:
+                break
+            change = _to_pixels(aim - c, layout)
+            base[:hb, :wb] = out[:hb, :wb].astype(np.float64) + change[..., None]
+            out = np.clip(np.round(base), 0, 255).astype(np.uint8)
+        return out
+
+    aim, out = target, write(target)
+    for _ in range(rounds if channel is not None else 0):
+        c = _coefficients(_luma(channel(out)[:hb, :wb]), layout)
+        wrong = (_read(c, plan, layout)[0] != slots) & (alpha >= 1)
+        if not wrong.any():
             break
-        change = _to_pixels(target - c, layout)
-        base[:hb, :wb] = out[:hb, :wb].astype(np.float64) + change[..., None]
-        out = np.clip(np.round(base), 0, 255).astype(np.uint8)
+        aim = np.where(wrong, aim + (target - c), aim)
+        out = write(aim)
     return out
 
 
@@ -142,14 +215,13 @@ def block_variance(image: np.ndarray) -> np.ndarray:
     return y.reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).var(axis=(1, 3))
 
 
-def extract(image: np.ndarray, seed: bytes, layout: Layout, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``n`` bits a stego carries under ``layout``, and each bit's confidence in [0, 1] (0: the
-    coefficient sits on the boundary between the two lattices)."""
+def extract(image: np.ndarray, seed: bytes, layout: Layout, n: int | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` bits a stego carries under ``layout`` (all of its capacity by default), and each bit's
+    confidence in [0, 1] (0: the coefficient sits on the boundary between the two lattices)."""
     h, w = image.shape[:2]
     plan = _plan(seed, layout, h, w)
     c = _coefficients(_luma(image[:h - h % layout.block, :w - w % layout.block]), layout)
-    r = np.mod(c - plan.dither, layout.delta) / layout.delta  # 0 (or 1): a 0 bit; 0.5: a 1 bit
-    dist = np.abs(r - 0.5)  # 0 for a 1 bit … 0.5 for a 0 bit
-    bits = (dist < 0.25).astype(np.uint8).ravel()[plan.order[:n]]
-    conf = (np.abs(dist - 0.25) * 4).ravel()[plan.order[:n]]
-    return bits, conf
+    bits, conf = _read(c, plan, layout)
+    pick = plan.order[:layout.capacity(h, w) if n is None else n]
+    return bits.ravel()[pick], conf.ravel()[pick]

@@ -467,7 +467,8 @@ def _robust_args(p: argparse.ArgumentParser, hide: bool) -> None:
                             f"sealed by it), videos as an H.264 yuv420p MP4 from a model trained for lossy channels "
                             f"(--model; {ROBUST_MODEL} is not shipped yet)")
         g.add_argument("--quality", type=int, metavar="Q",
-                       help=f"--robust images: the stego JPEG's quality, 1-100 (default {JPEG_QUALITY})")
+                       help=f"--robust images: the stego JPEG's quality, {JPEG_QUALITY}-100 (default {JPEG_QUALITY}: the "
+                            "carrier sits on that quality's lattice, which a coarser JPEG would move it off)")
         g.add_argument("--crf", type=int, metavar="N",
                        help=f"H.264 videos: libx264's constant rate factor, 0-51 (default {CRF} with --robust)")
     else:

@@ -272,7 +272,8 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backen
     (None: no limit). Save the result losslessly (PNG): any lossy step destroys the
     hidden image — unless ``robust``: the secret then travels as error-corrected bits that survive JPEG
     (:func:`deepstego.robust.hide_image`; ``key`` optional, seals them; refinement does not apply; ``quality``:
-    the JPEG quality the stego will be saved at, which the bits must survive twice, default 90), or with a
+    the JPEG quality the stego will be saved at, 90-100, default 90; the bits must survive a re-save at 90 and at
+    95), or with a
     robust ``model`` trained for lossy channels; :func:`deepstego.robust.save_stego` writes a JPEG or PNG.
     ``stealth`` trades secret quality for a stego harder to detect: the residual is capped at 0.7 of the network's
     RMS (or at the share ``stealth`` gives, 0 < stealth ≤ 1; or a :class:`~deepstego.stealth.Stealth`) and refined

@@ -5,8 +5,9 @@ The code is systematic: ``k`` information bits, then ``n - k`` parity bits from 
 combination of them, so encoding is a sparse product and a running XOR. A fifth of the information bits enter eight
 checks and the rest three (more at low rates): the irregular degrees carried 3 % more payload through two JPEG q90
 re-saves than three checks for every bit.
-Decoding hands the received bits and each bit's error probability (from how far its coefficient sat from the
-lattice boundary, :func:`error_probability`) to the ``ldpc`` package's belief-propagation decoder. The matrix is a
+Decoding hands the received bits and each bit's error probability (the carrier's: from how far its coefficient sat
+from the lattice boundary) to the ``ldpc`` package's belief-propagation decoder; a bit of probability 1/2 is
+punctured (it weighs nothing). The matrix is a
 fixed function of (n, k): public, like the code of any modem; the key protects the payload, not the code.
 """
 
@@ -57,13 +58,6 @@ def encode(bits: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([bits, parity]).astype(np.uint8)
 
 
-def error_probability(confidence: np.ndarray) -> np.ndarray:
-    """A bit's chance of having flipped given the carrier's confidence in it (0 on the lattice boundary, 1 on the
-    lattice): measured on the evaluation photos after two JPEG q90 re-saves, ≈ 0.4 at 0.05, 0.04 at 0.35 and
-    0.004 from 0.8 up (clipped colours flip a few bits whatever their confidence)."""
-    return np.clip(0.5 * np.exp(-confidence / 0.2), 0.004, 0.49)
-
-
 def likely_rates(received: np.ndarray) -> list[float]:
     """The rates of :data:`RATES` whose code the received word may be of, likeliest first: a word of another
     code (or none) fails about half of a code's checks, one with a few percent of errors far fewer."""
@@ -76,14 +70,15 @@ def likely_rates(received: np.ndarray) -> list[float]:
     return sorted((r for r in RATES if score[r] > MIN_CHECK_SCORE), key=score.get, reverse=True)
 
 
-def decode(received: np.ndarray, confidence: np.ndarray, k: int) -> np.ndarray | None:
-    """The ``k`` information bits of a received codeword, or None when belief propagation does not converge
-    on a codeword (too many errors for this rate, or no codeword of this shape at all)."""
+def decode(received: np.ndarray, error: np.ndarray, k: int) -> np.ndarray | None:
+    """The ``k`` information bits of a received codeword given each bit's chance of having flipped (at most 1/2),
+    or None when belief propagation does not converge on a codeword (too many errors for this rate, or no codeword
+    of this shape at all)."""
     from ldpc import BpDecoder
 
     n = len(received)
     _, h = _matrices(n, k)
-    dec = BpDecoder(h, error_channel=error_probability(confidence).tolist(), max_iter=100, bp_method="product_sum",
+    dec = BpDecoder(h, error_channel=np.asarray(error, np.float64).tolist(), max_iter=100, bp_method="product_sum",
                     input_vector_type="received_vector")
     out = dec.decode(received.astype(np.uint8))
     if not dec.converge:

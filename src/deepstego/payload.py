@@ -71,32 +71,43 @@ def _largest(fits, lo: int, hi: int) -> int:
     return hi
 
 
-def _fit(image: np.ndarray, room: int, settings: dict) -> bytes | None:
-    """The highest-quality AVIF of ``image`` in at most ``room`` bytes, or None. The quality is bracketed with the
-    encoder's fastest setting (files a few percent larger, so its answer fits at :data:`AVIF_SPEED` too) and
-    settled within 8 steps above that at :data:`AVIF_SPEED`."""
-    if len(_avif(image, 0, settings)) > room:
+def _fit(encode, room: int) -> bytes | None:
+    """The highest-quality AVIF ``encode(quality, speed)`` gives in at most ``room`` bytes, or None. The quality is
+    bracketed with the encoder's fastest setting (files a few percent larger, so its answer fits at
+    :data:`AVIF_SPEED` too) and settled within 8 steps above that at :data:`AVIF_SPEED`."""
+    if len(encode(0, AVIF_SPEED)) > room:
         return None
-    quick = _largest(lambda q: len(_avif(image, q, settings, speed=10)) <= room, 1, 100)
-    q = _largest(lambda q: len(_avif(image, q, settings)) <= room, quick + 1, min(100, quick + 8))
-    while len(data := _avif(image, q, settings)) > room:  # the fast setting's answer did not fit after all
+    quick = _largest(lambda q: len(encode(q, 10)) <= room, 1, 100)
+    q = _largest(lambda q: len(encode(q, AVIF_SPEED)) <= room, quick + 1, min(100, quick + 8))
+    while len(data := encode(q, AVIF_SPEED)) > room:  # the fast setting's answer did not fit after all
         q -= 1
     return data
 
 
-def compress(secret: np.ndarray, room: int) -> bytes:
+def compress(secret: np.ndarray, room: int, cache: dict | None = None) -> bytes:
     """The H×W×3 uint8 ``secret`` as at most ``room`` bytes: the highest AVIF quality that fits (of
     :data:`SETTINGS`, the one that decodes closest to the secret in SSIM), at the secret's size or, failing that,
-    at half, a quarter… of it (down to 16 px a side)."""
+    at half, a quarter… of it (down to 16 px a side). A ``cache`` kept across calls for one secret saves the
+    encodes that several rooms have in common."""
     from .images import to_tensor
     from .metrics import ssim
+
+    cache = {} if cache is None else cache
 
     def score(data: bytes) -> float:
         return float(ssim(to_tensor(secret), to_tensor(decompress(data, size))).mean())
 
+    def encoder(image: np.ndarray, i: int):
+        def encode(q: int, speed: int) -> bytes:
+            key = (image.shape, i, q, speed)
+            if key not in cache:
+                cache[key] = _avif(image, q, SETTINGS[i], speed)
+            return cache[key]
+        return encode
+
     image, size = secret, (secret.shape[1], secret.shape[0])
     while min(image.shape[:2]) >= MIN_SIDE:
-        fits = [d for d in (_fit(image, room, s) for s in SETTINGS) if d is not None]
+        fits = [d for d in (_fit(encoder(image, i), room) for i in range(len(SETTINGS))) if d is not None]
         if fits:
             return max(fits, key=score)
         h, w = image.shape[:2]
