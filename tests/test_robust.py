@@ -234,6 +234,14 @@ def test_robust_image_bad_covers(tmp_path):
     _assert_clean_failure(run_cli("hide", big, secret, "-o", out, "--robust"), out, contains="megapixels")
 
 
+def test_robust_reveal_of_a_tiny_image(tmp_path):
+    """An image smaller than any robust hide writes to is a clean "no robust secret found", not a traceback."""
+    tiny = tmp_path / "tiny.jpg"
+    Image.fromarray(square(skimage_photo("coffee.png"), 16)).save(tiny, quality=90)
+    out = tmp_path / "out.png"
+    _assert_clean_failure(run_cli("reveal", tiny, "-o", out, "--robust"), out, contains="no robust secret found")
+
+
 @needs_model
 def test_robust_reveal_of_a_lossless_file_warns(tmp_path):
     cover = tmp_path / "cover.png"

@@ -31,7 +31,7 @@ from deepstego.metrics import ssim_each  # noqa: E402
 FRAMES = 60
 CRF = 23
 L = carrier.Layout
-# (layout, static): the image hider's 8×8 AC layout and sparser, coarser ones; then 16×16 and 32×32 tiles from their
+# (layout, static): the image hider's earlier 8×8 AC layout (carrier.PIXEL_LAYOUT) and sparser, coarser ones; then 16×16 and 32×32 tiles from their
 # DC (low frequencies H.264 keeps best); static: every frame carries the same bits (x264 then predicts the pattern
 # from frame to frame instead of coding it anew), so the clip carries one frame's worth in all
 LAYOUTS = [(L(20, 14.0), False), (L(12, 20.0), False), (L(8, 28.0), False), (L(5, 36.0), False), (L(3, 48.0), False),

@@ -8,8 +8,8 @@ chroma is untouched.
 
 A layout on JPEG's lattice (``jpeg=Q``, :data:`LAYOUT`) makes every Δ and every dither a multiple of the step a
 quality-Q JPEG quantises that coefficient with: its lattice points are values such a JPEG stores exactly, so
-writing the stego at Q, and re-saving it at Q (or finer), leaves them where they are, and only 8-bit rounding and
-clipped colours move them. Off that lattice (:data:`PIXEL_LAYOUT`, the carrier of the robust stego files deepstego
+writing the stego at Q, and re-saving it at Q, leaves them where they are (only 8-bit rounding and clipped colours
+move a few), and a finer re-save moves them by at most half its own, smaller step, well inside Δ/4. Off that lattice (:data:`PIXEL_LAYOUT`, the carrier of the robust stego files deepstego
 wrote before it moved onto JPEG's) the JPEG's own rounding moves each coefficient by up to half its step, so Δ must
 be several times that step, which costs the cover more for each bit.
 
@@ -77,7 +77,7 @@ def jpeg_luma_table(quality: int) -> np.ndarray:
     return np.clip((_IJG_LUMA * scale + 50) // 100, 1, 255)
 
 
-#: 40 coefficients on the lattice of quality 90 (steps 8-28: 4× JPEG's step where that is 2 or 3, 2× elsewhere),
+#: 40 coefficients on the lattice of quality 90 (steps 8-34: 4× JPEG's step where that is 2 or 3, 2× elsewhere),
 #: of which a robust hide uses those its blocks' texture can hide (:mod:`deepstego.robust`); the payload it gives
 #: against 32 and 20: ``tools/robust_carrier.py --k 40 32 20`` (results/robust_carrier.txt)
 LAYOUT = Layout(40, 8.0, jpeg=90)
@@ -128,7 +128,7 @@ def _to_pixels(change: np.ndarray, layout: Layout) -> np.ndarray:
 @dataclass(frozen=True)
 class _Plan:
     order: np.ndarray  # slot (flat index into blocks × k) of each bit
-    dither: np.ndarray  # (blocks_y, blocks_x, k) in [0, delta)
+    dither: np.ndarray  # (blocks_y, blocks_x, k) in [0, step); on JPEG's lattice, multiples of JPEG's step
 
 
 def _plan(seed: bytes, layout: Layout, height: int, width: int) -> _Plan:

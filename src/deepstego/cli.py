@@ -139,7 +139,7 @@ def cmd_hide(a) -> int:
 
     from .core import hide
     from .images import check_output, save_png
-    from .robust import JPEG_QUALITY, check_suffix, quality, save_stego
+    from .robust import JPEG_QUALITY, check_suffix, quality, save_stego, uses_codec
 
     if a.refine_budget is not None:
         raise DeepStegoError("--refine-budget applies to videos; for images, use --refine and --refine-seconds")
@@ -148,7 +148,7 @@ def cmd_hide(a) -> int:
     if a.quality is not None and not a.robust:
         raise DeepStegoError("--quality sets a robust stego's JPEG quality: it needs --robust (other stego images "
                              "are PNG, lossless)")
-    q = quality(JPEG_QUALITY if a.quality is None else a.quality)
+    q = quality(JPEG_QUALITY if a.quality is None else a.quality, lattice=uses_codec(a.model))
     out = check_output(a.output, overwrite=a.overwrite, inputs=(a.cover, a.secret))
     if a.robust:
         check_suffix(out)

@@ -53,10 +53,10 @@ def robust_model(model=None):
     return net
 
 
-def quality(value) -> int:
-    """A robust stego JPEG's quality: 90 or finer, since the carrier sits on quality 90's lattice (a coarser JPEG
-    would move its coefficients off it)."""
-    return limits.count("--quality (a robust stego JPEG's quality)", value, VERIFY_QUALITY, 100)
+def quality(value, lattice: bool = True) -> int:
+    """A robust stego JPEG's quality: for the robust image hider (``lattice``) 90 or finer, since its carrier sits
+    on quality 90's lattice (a coarser JPEG would move its coefficients off it); for a robust network, 1-100."""
+    return limits.count("--quality (a robust stego JPEG's quality)", value, VERIFY_QUALITY if lattice else 1, 100)
 
 
 _quality = quality  # hide_image's argument of that name hides the function
@@ -78,7 +78,7 @@ def save_stego(arr: np.ndarray, path: str | os.PathLike, jpeg_quality: int = JPE
     path = check_suffix(path)
     if path.suffix.lower() == ".png":
         return save_png(arr, path)
-    q = quality(jpeg_quality)
+    q = quality(jpeg_quality, lattice=False)  # the hide checked its own quality
     try:
         return atomic_write(path, lambda tmp: Image.fromarray(arr, "RGB").save(tmp, format="JPEG", quality=q))
     except OSError as exc:
@@ -117,6 +117,7 @@ CODE_RATES = 0.1 + 0.0125 * np.arange(64)
 HEADER_BITS, HEADER_REPEAT = 13, 12  # 7 bits of threshold, 6 of rate, each in 12 slots of the smallest step
 RATE_MARGIN = 0.85  # a hide starts at this share of the capacity it estimates, then tries lower rates
 RATE_TRIES = 6
+MIN_BLOCKS = 168  # fewer whole 8×8 blocks than any robust hide has written to (this carrier's need 128×128)
 CLIMB_GAIN = 0.0005  # a hide tries a higher rate than one that decoded only if its AVIF gains this much SSIM
 
 
@@ -269,9 +270,10 @@ def hide_image(cover: np.ndarray, secret: np.ndarray, key=None, quality: int = V
 
     The cover's luma carries an LDPC-protected, sealed AVIF of the secret (:mod:`deepstego.carrier` on JPEG's
     lattice, :mod:`deepstego.ecc`, :mod:`deepstego.payload`) in the slots its blocks' texture hides, as many as keep
-    the cover at SSIM :data:`COVER_SSIM`; the code rate is the highest whose payload the hide itself reads back after
-    each of :func:`_channels` (short of one whose AVIF would gain less than :data:`CLIMB_GAIN` SSIM), and the AVIF
-    the best that fits it."""
+    the cover at SSIM :data:`COVER_SSIM`; the code rate is found by a local search from the capacity the hide
+    estimates (down until one decodes, then up while the next decodes and its AVIF gains :data:`CLIMB_GAIN` SSIM):
+    one whose payload the hide itself reads back after each of :func:`_channels`; the AVIF is the best that fits
+    it."""
     q = _quality(quality)
     h, w = cover.shape[:2]
     if h * w > MAX_PIXELS:
@@ -345,7 +347,7 @@ def reveal_image(stego: np.ndarray, key=None) -> np.ndarray:
     A wrong or missing key, or a file changed too much, is a :class:`DeepStegoError`: the payload's tag tells."""
     h, w = stego.shape[:2]
     data = None
-    if min(h, w) >= carrier.BLOCK:
+    if (h // carrier.BLOCK) * (w // carrier.BLOCK) >= MIN_BLOCKS:
         bits, error, k = _Frame((key or payload.PUBLIC).derive(b"carrier"), h, w).received(stego)
         info = ecc.decode(bits, error, k) if k > 8 * payload.OVERHEAD else None
         data = None if info is None else payload.open_frame(np.packbits(info).tobytes(), key)
