@@ -21,7 +21,7 @@ from deepstego.robust import ROBUST_MODEL
 
 from .conftest import run_cli, skimage_photo, square
 from .test_errors import _assert_clean_failure
-from .videos import make_clip, read_frames
+from .videos import audio_packets, make_clip, read_frames
 
 DATA = Path(__file__).parent / "data"
 needs_model = pytest.mark.skipif(ROBUST_MODEL not in shipped_weights(), reason=f"{ROBUST_MODEL} is not shipped")
@@ -250,27 +250,90 @@ def test_robust_reveal_of_a_lossless_file_warns(tmp_path):
     assert "lossless PNG" in proc.stderr and "without --robust" in proc.stderr
 
 
-@needs_model
-def test_robust_video_survives_an_h264_reencode(tmp_path):
-    cover = make_clip(tmp_path / "cover.mp4", "coffee.png", 12, 160, 128)
-    secret = make_clip(tmp_path / "secret.mp4", "astronaut.png", 12, 160, 128)
+def _reencode_video(src: Path, dst: Path, crf: int = 23, via_rgb: bool = False) -> Path:
+    """Someone else's re-encode: PyAV libx264 yuv420p at ``crf``, the decoded frames handed on as they are (or
+    through PyAV's RGB conversion)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt, vs.options = vin.width, vin.height, "yuv420p", {"crf": str(crf)}
+        for f in inp.decode(vin):
+            if via_rgb:
+                f = av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24")
+            else:
+                f = av.VideoFrame.from_ndarray(f.to_ndarray(), format="yuv420p")
+            out.mux(vs.encode(f))
+        out.mux(vs.encode())
+    return dst
+
+
+def test_robust_video_survives_someone_elses_h264(tmp_path):
+    """A keyed robust video hide: an H.264 yuv420p MP4 with the cover's audio copied; after a crf-23 re-encode by
+    another PyAV call (frames handed on as decoded, or through RGB, which shifts every level) the key reveals the
+    secret video, frame for frame; no key and a wrong key reveal nothing and write nothing."""
+    cover = make_clip(tmp_path / "cover.mp4", "coffee.png", 40, 480, 352, tone=True)
+    secret = make_clip(tmp_path / "secret.mp4", "astronaut.png", 40, 160, 128)
+    key = tmp_path / "key.txt"
+    key.write_text("correct horse battery staple")
     stego = tmp_path / "stego.mp4"
-    run_cli("hide", cover, secret, "-o", stego, "--robust", "--quiet", check=True)
+    run_cli("hide", cover, secret, "-o", stego, "--robust", "--key-file", key, "--quiet", check=True)
     with av.open(str(stego)) as c:
         assert c.streams.video[0].codec_context.name == "h264" and c.streams.video[0].format.name == "yuv420p"
-    shared = tmp_path / "shared.mp4"
-    with av.open(str(stego)) as inp, av.open(str(shared), "w") as out:  # someone else's re-encode at crf 23
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt, vs.options = 160, 128, "yuv420p", {"crf": "23"}
-        for f in inp.decode(video=0):
-            out.mux(vs.encode(av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24")))
-        out.mux(vs.encode())
-    revealed = tmp_path / "revealed.mkv"
-    run_cli("reveal", shared, "-o", revealed, "--robust", "--lossless", "--quiet", check=True)
-    got = read_frames(revealed)
+    assert audio_packets(stego) == audio_packets(cover)
+    assert np.mean([float(ssim(to_tensor(a), to_tensor(b))) for a, b in
+                    zip(read_frames(cover), read_frames(stego))]) > 0.93
     want = read_frames(secret)
-    scores = [float(ssim(to_tensor(a), to_tensor(b))) for a, b in zip(want, got)]
-    assert len(scores) == 12 and np.mean(scores) > 0.7
+    for via_rgb in (False, True):
+        shared = _reencode_video(stego, tmp_path / f"shared{int(via_rgb)}.mp4", via_rgb=via_rgb)
+        revealed = tmp_path / f"revealed{int(via_rgb)}.mkv"
+        run_cli("reveal", shared, "-o", revealed, "--robust", "--lossless", "--key-file", key, "--quiet", check=True)
+        got = read_frames(revealed)
+        assert len(got) == len(want) and got[0].shape == want[0].shape
+        assert np.mean([float(ssim(to_tensor(a), to_tensor(b))) for a, b in zip(want, got)]) > 0.8
+    out = tmp_path / "nokey.mkv"
+    _assert_clean_failure(run_cli("reveal", shared, "-o", out, "--robust", "--lossless"), out,
+                          contains="no robust secret found")
+    _assert_clean_failure(run_cli("reveal", shared, "-o", out, "--robust", "--lossless", "--key", "wrong"), out,
+                          contains="no robust secret found")
+
+
+def test_cells_carrier_round_trip():
+    """The video carrier: every bit read back from a Y plane as written, with small chances of error; a plane
+    shifted by a level reads the same; another dither reads noise."""
+    from deepstego import carrier
+
+    lay = carrier.Cells(12, 8.0)
+    y = np.asarray(Image.fromarray(square(skimage_photo("coffee.png"), 240)).convert("L"))
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2, lay.shape(*y.shape)).astype(np.uint8)
+    dither = rng.random(bits.shape) * lay.step
+    stego = carrier.embed_cells(y, bits, dither, lay)
+    got, error = carrier.read_cells(stego, dither, lay)
+    assert np.array_equal(got, bits) and error.mean() < 0.01
+    assert np.array_equal(carrier.read_cells(np.clip(stego.astype(int) - 1, 0, 255), dither, lay)[0], bits)
+    assert carrier.read_cells(stego, rng.random(bits.shape) * lay.step, lay)[0].__ne__(bits).mean() > 0.3
+    change = np.abs(stego.astype(int) - y)
+    assert change.mean() < 2.5 and change.max() <= 16  # a change of a few levels (up to a step or two at most)
+
+
+def test_yuv420p_frames_decode_without_a_shift():
+    """Decoded 4:2:0 video keeps its levels: FFmpeg's direct yuv420p → RGB conversion darkens a colourful frame by
+    about 1.4 levels, deepstego's does not."""
+    from deepstego.video.io import to_rgb
+
+    rgb = square(skimage_photo("coffee.png"), 128)
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+    assert (frame.to_ndarray(format="rgb24").astype(float) - rgb).mean() < -1.0  # what FFmpeg does directly
+    assert abs((to_rgb(frame).astype(float) - rgb).mean()) < 0.4
+
+
+def test_robust_video_bad_covers(tmp_path):
+    secret = make_clip(tmp_path / "secret.mp4", "astronaut.png", 4, 64, 64)
+    out = tmp_path / "stego.mp4"
+    small = make_clip(tmp_path / "small.mp4", "coffee.png", 4, 64, 48)
+    _assert_clean_failure(run_cli("hide", small, secret, "-o", out, "--robust"), out, contains="too small")
+    odd = make_clip(tmp_path / "odd.mkv", "coffee.png", 4, 161, 121, codec="ffv1")
+    _assert_clean_failure(run_cli("hide", odd, secret, "-o", out, "--robust"), out, contains="even frame sides")
 
 
 @pytest.fixture

@@ -464,8 +464,9 @@ def _robust_args(p: argparse.ArgumentParser, hide: bool) -> None:
         g.add_argument("--robust", action="store_true",
                        help=f"write an ordinary lossy file that survives re-encoding: images as a JPEG (name it .jpg; "
                             f"or .png) carrying the secret as error-corrected bits ({ROBUST_CODEC}; with a key, "
-                            f"sealed by it), videos as an H.264 yuv420p MP4 from a model trained for lossy channels "
-                            f"(--model; {ROBUST_MODEL} is not shipped yet)")
+                            f"sealed by it), videos as an H.264 yuv420p MP4 (audio copied) carrying the secret video "
+                            f"as an error-corrected AV1 stream in the luma (or, with --model, from a network trained "
+                            f"for lossy channels; {ROBUST_MODEL} is not shipped)")
         g.add_argument("--quality", type=int, metavar="Q",
                        help=f"--robust images: the stego JPEG's quality, {JPEG_QUALITY}-100 (default {JPEG_QUALITY}: the "
                             "carrier sits on that quality's lattice, which a coarser JPEG would move it off)")
@@ -473,9 +474,9 @@ def _robust_args(p: argparse.ArgumentParser, hide: bool) -> None:
                        help=f"H.264 videos: libx264's constant rate factor, 0-51 (default {CRF} with --robust)")
     else:
         g.add_argument("--robust", action="store_true",
-                       help=f"read a robust stego (a JPEG or H.264 file, also after someone re-encoded it): images "
-                            f"with {ROBUST_CODEC} unless --model names a robust network; a wrong or missing key, or "
-                            f"an image changed too much, is an error (the payload carries a check)")
+                       help=f"read a robust stego (a JPEG or H.264 file, also after someone re-encoded it) with "
+                            f"{ROBUST_CODEC} unless --model names a robust network; a wrong or missing key, or a file "
+                            f"changed too much, is an error (the payload carries a check)")
 
 
 def _video_common(p: argparse.ArgumentParser) -> None:

@@ -24,9 +24,10 @@ from .. import limits
 from ..backend import resolve_backend
 from ..core import hide_tensor, leak_readers, load_model, model_key, reveal_tensor
 from ..refine import VIDEO_REFINE_BUDGET, FrameRefiner
-from ..robust import CRF, PRESET, crf as check_crf, robust_model
+from ..robust import CRF, PRESET, crf as check_crf, robust_model, uses_codec
 from ..errors import DeepStegoError
 from ..images import check_output, fit_letterbox, unletterbox
+from . import robust as robust_video
 from .io import CODECS, VideoInfo, VideoWriter, _open, _reason, decode, probe, upright
 
 META_KEY = "deepstego"
@@ -108,6 +109,12 @@ def _frames_of(t: torch.Tensor) -> np.ndarray:
     return t.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
+def _check_length(ci: VideoInfo, si: VideoInfo, trim: bool) -> None:
+    if si.duration > ci.duration + 0.5 / float(ci.rate) and not trim:
+        raise DeepStegoError(f"the secret ({si.duration:.2f} s) is longer than the cover ({ci.duration:.2f} s); "
+                             "pass --trim to hide only its first part")
+
+
 def hide_video(cover, secret, output, *, model=None, key=None, codec: str | None = None, lossy: bool = False,
                batch: int = 4, trim: bool = False, embed_meta: bool = False, overwrite: bool = False,
                progress: bool = True, precision: str = "auto", backend: str = "auto",
@@ -139,6 +146,11 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str | None
     if robust:
         options = {"crf": str(CRF), "preset": PRESET, **options}
     batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
+    if robust and uses_codec(model):
+        ci, si = probe(cover), probe(secret)
+        out = check_output(output, overwrite=overwrite, inputs=(cover, secret))
+        _check_length(ci, si, trim)
+        return robust_video.hide(ci, si, out, key=key, crf=int(options["crf"]), progress=progress)
     net = robust_model(model) if robust else load_model(model)
     key = model_key(net, key)
     refine_budget = limits.share("the refinement budget", refine_budget, limits.MAX_REFINE_BUDGET)
@@ -149,10 +161,7 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str | None
     backend = resolve_backend(backend, repeated=True)  # every frame the same size: compiling once pays
     ci, si = probe(cover), probe(secret)
     out = check_output(output, overwrite=overwrite, inputs=(cover, secret))
-    tolerance = 0.5 / float(ci.rate)
-    if si.duration > ci.duration + tolerance and not trim:
-        raise DeepStegoError(f"the secret ({si.duration:.2f} s) is longer than the cover ({ci.duration:.2f} s); "
-                             "pass --trim to hide only its first part")
+    _check_length(ci, si, trim)
     meta = {}
     if embed_meta:
         meta[META_KEY] = json.dumps({"width": si.width, "height": si.height, "rate": str(si.rate),
@@ -220,6 +229,14 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str | None
                        refined=refiner.steps if refiner else 0)
 
 
+def _reveal_codec(out: Path, lossless: bool) -> str:
+    codec = "ffv1" if lossless else "h264"
+    if out.suffix.lower() not in CODECS[codec].suffixes:
+        raise DeepStegoError(f"{out}: the revealed video is written as "
+                             f"{'FFV1 in .mkv' if lossless else 'H.264 in .mp4 (or .mkv/.mov)'}")
+    return codec
+
+
 def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
                  size: tuple[int, int] | None = None, batch: int = 4, overwrite: bool = False, progress: bool = True,
                  precision: str = "auto", backend: str = "auto", warn=None, robust: bool = False) -> VideoResult:
@@ -230,6 +247,10 @@ def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
     batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
     if size is not None:
         size = limits.picture("the revealed size", *size)
+    if robust and uses_codec(model):
+        info = probe(stego)
+        out = check_output(output, overwrite=overwrite, inputs=(stego,))
+        return robust_video.reveal(info, out, key=key, codec=_reveal_codec(out, lossless))
     net = robust_model(model) if robust else load_model(model)
     key = model_key(net, key)
     backend = resolve_backend(backend, repeated=True)  # every frame the same size: compiling once pays
@@ -246,10 +267,7 @@ def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
     if size is None and meta:
         size = (meta["width"], meta["height"])
     limit = meta["frames"] if meta else None
-    codec = "ffv1" if lossless else "h264"
-    if out.suffix.lower() not in CODECS[codec].suffixes:
-        raise DeepStegoError(f"{out}: the revealed video is written as "
-                             f"{'FFV1 in .mkv' if lossless else 'H.264 in .mp4 (or .mkv/.mov)'}")
+    codec = _reveal_codec(out, lossless)
     w, h = size if size else (info.width, info.height)
     timings: dict[str, float] = defaultdict(float)
     start = time.perf_counter()
