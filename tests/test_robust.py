@@ -21,7 +21,7 @@ from deepstego.robust import ROBUST_MODEL
 
 from .conftest import run_cli, skimage_photo, square
 from .test_errors import _assert_clean_failure
-from .videos import audio_packets, make_clip, read_frames
+from .videos import audio_packets, make_clip, read_frames, reencode_h264
 
 DATA = Path(__file__).parent / "data"
 needs_model = pytest.mark.skipif(ROBUST_MODEL not in shipped_weights(), reason=f"{ROBUST_MODEL} is not shipped")
@@ -250,23 +250,6 @@ def test_robust_reveal_of_a_lossless_file_warns(tmp_path):
     assert "lossless PNG" in proc.stderr and "without --robust" in proc.stderr
 
 
-def _reencode_video(src: Path, dst: Path, crf: int = 23, via_rgb: bool = False) -> Path:
-    """Someone else's re-encode: PyAV libx264 yuv420p at ``crf``, the decoded frames handed on as they are (or
-    through PyAV's RGB conversion)."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        vin = inp.streams.video[0]
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt, vs.options = vin.width, vin.height, "yuv420p", {"crf": str(crf)}
-        for f in inp.decode(vin):
-            if via_rgb:
-                f = av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24")
-            else:
-                f = av.VideoFrame.from_ndarray(f.to_ndarray(), format="yuv420p")
-            out.mux(vs.encode(f))
-        out.mux(vs.encode())
-    return dst
-
-
 def test_robust_video_survives_someone_elses_h264(tmp_path):
     """A keyed robust video hide: an H.264 yuv420p MP4 with the cover's audio copied; after a crf-23 re-encode by
     another PyAV call (frames handed on as decoded, or through RGB, which shifts every level) the key reveals the
@@ -284,7 +267,7 @@ def test_robust_video_survives_someone_elses_h264(tmp_path):
                     zip(read_frames(cover), read_frames(stego))]) > 0.93
     want = read_frames(secret)
     for via_rgb in (False, True):
-        shared = _reencode_video(stego, tmp_path / f"shared{int(via_rgb)}.mp4", via_rgb=via_rgb)
+        shared = reencode_h264(stego, tmp_path / f"shared{int(via_rgb)}.mp4", via_rgb=via_rgb)
         revealed = tmp_path / f"revealed{int(via_rgb)}.mkv"
         run_cli("reveal", shared, "-o", revealed, "--robust", "--lossless", "--key-file", key, "--quiet", check=True)
         got = read_frames(revealed)
@@ -378,3 +361,17 @@ def test_robust_video_bad_input(tmp_path, args, contains):
     clip = make_clip(tmp_path / "clip.mp4", "coffee.png", 4, 64, 48)
     out = tmp_path / "stego.mp4"
     _assert_clean_failure(run_cli("hide", clip, clip, "-o", out, "--quiet", *args), out, contains=contains)
+
+
+def test_robust_reveal_of_a_lossless_video_warns(tmp_path):
+    """A network's lossless stego read with --robust: a warning that says so, then the clean refusal (exit 2, no
+    file)."""
+    clip = make_clip(tmp_path / "clip.mp4", "coffee.png", 4, 128, 96)
+    stego = tmp_path / "stego.mkv"
+    run_cli("hide", clip, clip, "-o", stego, "--quiet", check=True)
+    out = tmp_path / "out.mkv"
+    proc = run_cli("reveal", stego, "-o", out, "--robust", "--lossless", "--quiet")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 2 and "Traceback" not in proc.stderr
+    assert "stored losslessly" in lines[0] and "without --robust" in lines[0]
+    assert "no robust secret found" in lines[1] and not out.exists()

@@ -77,3 +77,20 @@ def audio_packets(path: Path) -> list[bytes]:
     """The audio stream's packet payloads, in order (what a stream copy must keep byte for byte)."""
     with av.open(str(path)) as c:
         return [bytes(p) for p in c.demux(audio=0) if p.size]
+
+
+def reencode_h264(src: Path, dst: Path, crf: int = 23, via_rgb: bool = False) -> Path:
+    """Someone else's re-encode: PyAV libx264 yuv420p at ``crf``, the decoded frames handed on as they are (or
+    through PyAV's RGB conversion)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt, vs.options = vin.width, vin.height, "yuv420p", {"crf": str(crf)}
+        for f in inp.decode(vin):
+            if via_rgb:
+                f = av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24")
+            else:
+                f = av.VideoFrame.from_ndarray(f.to_ndarray(), format="yuv420p")
+            out.mux(vs.encode(f))
+        out.mux(vs.encode())
+    return dst

