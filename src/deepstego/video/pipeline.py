@@ -129,8 +129,10 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str | None
     the network pass alone). Which frames get a step depends on the time things take, so two refined hides of one
     video may differ in the last bit.
 
-    ``robust``: a robust model (default :data:`deepstego.robust.ROBUST_MODEL`) hides for H.264, and the stego is
-    an H.264 yuv420p file at ``crf`` (default :data:`deepstego.robust.CRF`; ``codec`` must be ``h264``).
+    ``robust``: the stego is an H.264 yuv420p file at ``crf`` (default :data:`deepstego.robust.CRF`; ``codec`` must
+    be ``h264``) that survives a re-encode: by default the secret video travels as a sealed, error-corrected AV1
+    stream in the cover's luma (:mod:`deepstego.video.robust`; the batch, refinement and backend do not apply),
+    or, with a robust ``model``, a network trained for lossy channels hides it.
     """
     codec = codec or ("h264" if robust else "ffv1")
     if codec not in CODECS:
@@ -242,8 +244,9 @@ def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
                  precision: str = "auto", backend: str = "auto", warn=None, robust: bool = False) -> VideoResult:
     """Recover the hidden video from ``stego`` into ``output`` (H.264 MP4 by default, FFV1 MKV with
     ``lossless``). ``size=(w, h)`` restores the secret's original size; metadata embedded at hiding time, if
-    any, supplies the size and the length. ``robust``: read it with a robust model (default
-    :data:`deepstego.robust.ROBUST_MODEL`), as an H.264 file, perhaps re-encoded since."""
+    any, supplies the size and the length. ``robust``: read a robust stego (an H.264 file, perhaps re-encoded
+    since): by default the robust video hider's payload, at the secret's own size (a wrong or missing key, or a file
+    changed too much, is a :class:`DeepStegoError`), or, with a robust ``model``, that network's reveal."""
     batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
     if size is not None:
         size = limits.picture("the revealed size", *size)
