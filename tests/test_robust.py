@@ -317,6 +317,27 @@ def test_robust_video_bad_covers(tmp_path):
     _assert_clean_failure(run_cli("hide", small, secret, "-o", out, "--robust"), out, contains="too small")
     odd = make_clip(tmp_path / "odd.mkv", "coffee.png", 4, 161, 121, codec="ffv1")
     _assert_clean_failure(run_cli("hide", odd, secret, "-o", out, "--robust"), out, contains="even frame sides")
+    revealed = tmp_path / "revealed.mp4"
+    _assert_clean_failure(run_cli("reveal", secret, "-o", revealed, "--robust", "--size", "64x64"), revealed,
+                          contains="--size")
+
+
+def test_robust_video_keeps_rotation_and_reports(tmp_path):
+    """A phone video's rotation flag survives a robust hide (the planes are kept as stored), and --report compares
+    an odd-sized secret with what the robust reveal gives (an H.264 reveal pads odd sides)."""
+    from deepstego.video.io import probe
+
+    cover = make_clip(tmp_path / "cover.mp4", "coffee.png", 40, 480, 352, rotation=90)
+    secret = make_clip(tmp_path / "secret.mkv", "astronaut.png", 40, 161, 121, codec="ffv1")
+    stego, report = tmp_path / "stego.mp4", tmp_path / "report"
+    proc = run_cli("hide", cover, secret, "-o", stego, "--robust", "--report", report, "--quiet", check=True)
+    assert probe(stego).rotation == probe(cover).rotation != 0
+    assert (probe(stego).width, probe(stego).height) == (probe(cover).width, probe(cover).height)
+    mean = float(proc.stdout.split("secret SSIM mean ")[1].split()[0])
+    assert mean > 0.8 and (report / "frames.csv").exists()
+    revealed = tmp_path / "revealed.mp4"
+    run_cli("reveal", stego, "-o", revealed, "--robust", "--quiet", check=True)
+    assert read_frames(revealed)[0].shape[:2] in ((121, 161), (122, 162))
 
 
 @pytest.fixture
@@ -356,6 +377,7 @@ def test_plain_hide_refuses_a_jpeg_name(tmp_path, pair):
     (["--robust", "--crf", "-1"], "--crf"),
     (["--crf", "20"], "applies to --robust"),
     (["--robust", "--quality", "90"], "for videos, use --crf"),
+    (["--robust", "--embed-meta"], "--embed-meta"),
 ])
 def test_robust_video_bad_input(tmp_path, args, contains):
     clip = make_clip(tmp_path / "clip.mp4", "coffee.png", 4, 64, 48)

@@ -126,7 +126,7 @@ def image_rows(tmp: Path, models: list[tuple]) -> list[dict]:
 def reencode(src: Path, crf: int, out: Path, via_rgb: bool = False) -> Path:
     """Someone else's H.264 re-encode of ``src``: PyAV libx264 yuv420p at ``crf`` (preset medium), a call of its
     own, the decoded frames handed to the encoder as they are (``via_rgb``: through PyAV's RGB conversion first,
-    which darkens colourful frames by about 1.4 levels)."""
+    which darkens colourful frames by over a level)."""
     with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
         vin = inp.streams.video[0]
         vout = dst.add_stream("libx264", rate=vin.average_rate)

@@ -242,10 +242,6 @@ class Cells:
     def shape(self, height: int, width: int) -> tuple[int, int]:
         return height // self.size, width // self.size
 
-    def capacity(self, height: int, width: int) -> int:
-        by, bx = self.shape(height, width)
-        return by * bx
-
 
 def cell_means(y: np.ndarray, size: int) -> np.ndarray:
     """Each whole size×size cell's mean of a 2-D plane."""
@@ -272,7 +268,7 @@ def _spread(change: np.ndarray, size: int, height: int, width: int) -> np.ndarra
 def embed_cells(y: np.ndarray, bits: np.ndarray, dither: np.ndarray, layout: Cells, passes: int = 8) -> np.ndarray:
     """Write one bit per cell (``bits`` and ``dither`` shaped like :meth:`Cells.shape`) into a uint8 Y plane: each
     cell's mean moves to the nearest point of its bit's lattice. The smooth change of one cell touches its
-    neighbours' means, so a few passes re-aim all of them together (each leaves at most half the miss)."""
+    neighbours' means, so a few passes re-aim all of them together."""
     offset = dither + bits * (layout.step / 2)
     c = cell_means(y, layout.size)
     target = np.round((c - offset) / layout.step) * layout.step + offset
@@ -291,7 +287,7 @@ KAPPA_GAIN = 1.5
 
 def read_cells(y: np.ndarray, dither: np.ndarray, layout: Cells) -> tuple[np.ndarray, np.ndarray]:
     """Each cell's bit and its chance of being wrong, after removing the plane's common shift of level: a re-encode
-    through RGB moves every cell alike (PyAV's yuv420p → RGB conversion darkens colourful frames by 1.4 levels),
+    through RGB moves every cell alike (PyAV's direct yuv420p → RGB conversion darkens colourful frames by over a level),
     which the two lattices, folded onto one of half the step, show; a shift of more than a quarter step reads as its
     opposite. The chance comes from a von Mises model of where a cell's mean lands around its lattice point, its
     concentration κ fitted to the plane's own spread: a bit read at phase θ is wrong with odds exp(-2κ|cos θ|). The

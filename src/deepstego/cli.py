@@ -210,10 +210,21 @@ def _hide_video(a) -> int:
         _fit_note(res.secret_size, res.frame_size)
     if a.report:
         from .report.video import frame_report
-        from .robust import ROBUST_MODEL
+        from .robust import ROBUST_MODEL, uses_codec
 
-        model = a.model or (ROBUST_MODEL if a.robust else None)
-        summary = frame_report(a.cover, a.secret, res.path, a.report, model=model, key=key, precision=a.precision)
+        if a.robust and uses_codec(a.model):  # the robust video hider reveals to a file, at the secret's own size
+            import tempfile
+
+            from .video import reveal_video
+
+            with tempfile.TemporaryDirectory() as tmp:
+                revealed = reveal_video(res.path, Path(tmp) / "revealed.mkv", key=key, lossless=True, robust=True,
+                                        progress=False).path
+                summary = frame_report(a.cover, a.secret, res.path, a.report, revealed=revealed)
+        else:
+            model = a.model or (ROBUST_MODEL if a.robust else None)
+            summary = frame_report(a.cover, a.secret, res.path, a.report, model=model, key=key,
+                                   precision=a.precision)
         print(f"report in {a.report}: cover SSIM min {summary['min_cover_ssim']:.4f} mean "
               f"{summary['mean_cover_ssim']:.4f} | secret SSIM mean {summary['mean_secret_ssim']:.4f} "
               f"(revealed from the saved file)")

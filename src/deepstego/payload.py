@@ -159,7 +159,7 @@ def open_frame(frame: bytes, key: Key | None) -> bytes | None:
 
 # ---- a secret video: an AV1 stream ------------------------------------------------------------------------------
 
-AV1_PRESET = 8  # SVT-AV1's speed (0 slowest … 13): 100 frames of 176×144 in about a second here
+AV1_PRESET = 8  # SVT-AV1's speed (0 slowest … 13)
 AV1_MIN_SIDE = 64  # SVT-AV1 takes pictures from 64×64 up: a smaller secret is padded
 AV1_CRFS = range(10, 64)  # SVT-AV1's constant rate factors, best first
 
@@ -175,7 +175,11 @@ def _av1(frames: list[np.ndarray], crf: int) -> bytes:
     h, w = frames[0].shape[:2]
     buf = io.BytesIO()
     with av.open(buf, "w", format="obu") as out:
-        stream = out.add_stream("libsvtav1", rate=25)
+        try:
+            stream = out.add_stream("libsvtav1", rate=25)
+        except (av.error.FFmpegError, ValueError) as exc:  # a PyAV built without SVT-AV1
+            raise DeepStegoError(f"this PyAV's FFmpeg has no SVT-AV1 encoder ({exc}); install the PyAV wheel from "
+                                 "PyPI") from None
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": str(crf), "preset": str(AV1_PRESET)}
         for f in frames:
@@ -204,7 +208,7 @@ def compress_video(frames: list[np.ndarray], room: int) -> bytes:
     failing that, at 3/4, 1/2, 3/8… of it."""
     h, w = frames[0].shape[:2]
     for scale in (1, 3 / 4, 1 / 2, 3 / 8, 1 / 4, 3 / 16, 1 / 8):
-        if min(h, w) * scale < MIN_SIDE:
+        if scale < 1 and min(h, w) * scale < MIN_SIDE:
             break
         coded = _coded(frames, scale)
         sw, sh = max(2, round(w * scale)), max(2, round(h * scale))

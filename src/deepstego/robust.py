@@ -122,8 +122,8 @@ CLIMB_GAIN = 0.0005  # a hide tries a higher rate than one that decoded only if 
 
 
 def uses_codec(model) -> bool:
-    """Whether a robust hide or reveal with ``model`` means the robust image hider (the default) rather than a
-    network trained through the lossy channel."""
+    """Whether a robust hide or reveal with ``model`` means the codec route (the default: the robust image hider
+    here, :mod:`deepstego.video.robust` for videos) rather than a network trained through the lossy channel."""
     return model is None or model == ROBUST_CODEC
 
 

@@ -57,7 +57,9 @@ def frame_report(cover, secret, stego, out_dir, *, model=None, key=None, batch: 
             rev = reveal_tensor(net, st, key=key, precision=precision)
         else:
             got = [next(shown, (None, None))[1] for _ in chunk]
-            rev = torch.stack([torch.from_numpy(g).permute(2, 0, 1).float() / 255 if g is not None
+            h, w = sec.shape[-2:]  # an H.264 file pads odd sides by one pixel
+            rev = torch.stack([torch.from_numpy(np.ascontiguousarray(g[:h, :w])).permute(2, 0, 1).float() / 255
+                               if g is not None and g.shape[0] >= h and g.shape[1] >= w
                                else torch.full_like(sec[0], 0.5) for g in got])
         cs, cp, ss, sp = ssim(c, st), psnr(c, st), ssim(sec, rev), psnr(sec, rev)
         for i in range(len(chunk)):

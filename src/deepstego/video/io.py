@@ -128,8 +128,8 @@ _SUBSAMPLED = {**dict.fromkeys(("yuv420p", "yuv422p", "yuv440p", "yuv411p", "nv1
 
 def to_rgb(frame: av.VideoFrame) -> np.ndarray:
     """One frame as an H×W×3 uint8 RGB array, as stored. 4:2:0 frames go through 4:4:4 first: FFmpeg's direct
-    yuv420p → RGB conversion darkens colourful pictures (1.4 levels on the bikes test video), the one via 4:4:4
-    does not (likewise 4:2:2, NV12 and full-range 4:2:0)."""
+    yuv420p → RGB conversion darkens colourful pictures by over a level (``test_yuv420p_frames_decode_without_a_shift``),
+    the one via 4:4:4 does not (likewise the other 8-bit subsampled formats: 4:2:2, NV12, full-range 4:2:0)."""
     if frame.format.name in _SUBSAMPLED:
         frame = frame.reformat(format=_SUBSAMPLED[frame.format.name])
     return frame.to_ndarray(format="rgb24")
@@ -169,7 +169,7 @@ class VideoWriter:
     place by :meth:`commit`, deleted by :meth:`abort`, so no partial file is ever left under the final name."""
 
     def __init__(self, path: str | os.PathLike, codec: str, width: int, height: int, rate: Fraction, *,
-                 audio_from=None, metadata: dict | None = None, options: dict | None = None):
+                 audio_from=None, metadata: dict | None = None, options: dict | None = None, rotation: int = 0):
         self.path = Path(path)
         spec = CODECS[codec]
         if self.path.suffix.lower() not in spec.suffixes:
@@ -189,6 +189,8 @@ class VideoWriter:
             self.time_base = Fraction(1, 1000)
             self.stream.time_base = self.time_base
             self.stream.codec_context.time_base = self.time_base
+            if rotation:  # frames written as stored, shown turned (a robust stego keeps its cover's planes)
+                self.stream.set_display_rotation(rotation)
             self.audio = self.container.add_stream_from_template(audio_from) if audio_from is not None else None
             for k, v in (metadata or {}).items():
                 self.container.metadata[k] = v
@@ -234,8 +236,17 @@ class VideoWriter:
     def finish(self) -> Path:
         """Flush the encoder and close the temporary file (to read it back before :meth:`commit` or :meth:`abort`)."""
         if not self.finished:
-            self._mux(self.stream.encode(None))
-            self.container.close()
+            try:
+                packets = self.stream.encode(None)
+            except (av.error.FFmpegError, ValueError) as exc:
+                self.abort()
+                raise DeepStegoError(f"{self.path}: write failed ({_reason(exc)})") from None
+            self._mux(packets)
+            try:
+                self.container.close()
+            except (av.error.FFmpegError, OSError) as exc:
+                self.abort()
+                raise DeepStegoError(f"{self.path}: write failed ({_reason(exc)})") from None
             self.finished = True
         return self.tmp
 

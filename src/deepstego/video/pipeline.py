@@ -149,6 +149,9 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str | None
         options = {"crf": str(CRF), "preset": PRESET, **options}
     batch = limits.count("--batch (frames per network call)", batch, 1, limits.MAX_BATCH)
     if robust and uses_codec(model):
+        if embed_meta or refine_budget:
+            raise DeepStegoError("--embed-meta and --refine-budget apply to network hides; the robust video hider "
+                                 "takes neither (its payload carries the secret's size)")
         ci, si = probe(cover), probe(secret)
         out = check_output(output, overwrite=overwrite, inputs=(cover, secret))
         _check_length(ci, si, trim)
@@ -252,6 +255,9 @@ def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
         size = limits.picture("the revealed size", *size)
     warn = warn or (lambda msg: print(f"deepstego: warning: {msg}", file=sys.stderr))
     if robust and uses_codec(model):
+        if size is not None:
+            raise DeepStegoError("--size applies to network reveals; the robust video hider's secret comes back at "
+                                 "its own size")
         info = probe(stego)
         out = check_output(output, overwrite=overwrite, inputs=(stego,))
         if info.lossless:

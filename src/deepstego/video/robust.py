@@ -81,7 +81,7 @@ def _seed(key) -> bytes:
 
 def read_planes(path: Path) -> tuple[list[np.ndarray], list[float]]:
     """Every frame of a video as yuv420p planes ((H·3/2)×W uint8) and its time from the first frame."""
-    planes, times, t0 = [], [], None
+    planes, times, t0, size = [], [], None, None
     with _open(path) as c:
         vs = c.streams.video[0]
         vs.thread_type = "AUTO"
@@ -92,6 +92,10 @@ def read_planes(path: Path) -> tuple[list[np.ndarray], list[float]]:
                 if frame.width % 2 or frame.height % 2:
                     raise DeepStegoError(f"{path}: a robust video needs even frame sides; this one is "
                                          f"{frame.width}×{frame.height}")
+                if size not in (None, (frame.width, frame.height)):
+                    raise DeepStegoError(f"{path}: the frame size changes mid-stream ({size[0]}×{size[1]} to "
+                                         f"{frame.width}×{frame.height}); a robust video needs one size")
+                size = (frame.width, frame.height)
                 planes.append(frame.to_ndarray() if frame.format.name == "yuv420p"
                               else frame.reformat(format="yuv420p").to_ndarray())
                 times.append(t - t0)
@@ -198,17 +202,23 @@ def hide(ci: VideoInfo, si: VideoInfo, out: Path, *, key=None, crf: int, progres
         raise DeepStegoError(f"a robust video hide holds the whole cover: it takes up to {MAX_LUMA // 10**6} million "
                              f"luma pixels (300 frames of 1280×720); this cover has {ci.frames} of "
                              f"{ci.width}×{ci.height}: trim or scale it first")
+    if si.width * si.height * min(si.frames, ci.frames) > MAX_LUMA:
+        raise DeepStegoError(f"a robust video hide holds the whole secret too: it takes up to {MAX_LUMA // 10**6} "
+                             f"million pixels of it; this one has {si.frames} frames of {si.width}×{si.height}: trim "
+                             "or scale it first")
     planes, times = read_planes(ci.path)
     secret = _secret_frames(si, times)
     if not secret:
         raise DeepStegoError(f"{si.path}: no secret frame fell inside the cover's timeline")
-    plan = _Plan(_seed(key), len(planes), ci.height, ci.width)
+    height, width = planes[0].shape[0] * 2 // 3, planes[0].shape[1]  # as stored (a rotation is kept as a flag)
+    plan = _Plan(_seed(key), len(planes), height, width)
     if plan.n < 8 * payload.OVERHEAD * 4:
-        raise DeepStegoError(f"a {ci.width}×{ci.height} cover of {len(planes)} frames is too small to carry a "
-                             "video robustly")
+        raise DeepStegoError(f"a {width}×{height} cover of {len(planes)} frames is too small to carry a video "
+                             "robustly")
     say(f"measuring what {len(planes)} frames carry through H.264 ...")
     share = RATE_MARGIN * _capacity(planes, plan, crf)
-    rates = [r for r in ecc.RATES if r <= share][::-1][:RATE_TRIES] or [ecc.RATES[0]]
+    rates = [r for r in ecc.RATES if r <= share][::-1][:RATE_TRIES]
+    rates += [ecc.RATES[0]] if ecc.RATES[0] not in rates else []  # and the most redundant, last
     for rate in rates:
         k = ecc.info_bits(plan.n, rate)
         room = plan.codewords * k // 8
@@ -219,7 +229,7 @@ def hide(ci: VideoInfo, si: VideoInfo, out: Path, *, key=None, crf: int, progres
         stego = _embed(planes, plan, plan.slots(word))
         with _open(ci.path) as src:
             audio = src.streams.audio[0] if src.streams.audio else None
-            with VideoWriter(out, "h264", ci.width, ci.height, ci.rate, audio_from=audio,
+            with VideoWriter(out, "h264", width, height, ci.rate, audio_from=audio, rotation=ci.rotation,
                              options={"crf": str(crf), "preset": PRESET}) as writer:
                 for p, t in zip(stego, times):
                     writer.write_yuv(p, t)
@@ -230,11 +240,10 @@ def hide(ci: VideoInfo, si: VideoInfo, out: Path, *, key=None, crf: int, progres
                 if all(_payload(seen, plan, key, [rate]) == data for seen in
                        (written, *(_planes_of(_h264(written, VERIFY_CRF, via)) for via in (False, True)))):
                     writer.commit()
-                    return VideoResult(out, len(planes), len(secret), time.perf_counter() - start,
-                                       secret_size=(si.width, si.height), frame_size=(ci.width, ci.height))
+                    return VideoResult(out, len(planes), len(secret), time.perf_counter() - start)
                 writer.abort()
         say(f"code rate {rate:g} did not survive the re-encode; trying a lower one")
-    raise DeepStegoError("this cover cannot carry the secret robustly: even the lowest code rate tried does not "
+    raise DeepStegoError("this cover cannot carry the secret robustly: even the most redundant code does not "
                          "survive an H.264 re-encode (a very flat or dark cover?); choose a more textured cover")
 
 
@@ -248,7 +257,7 @@ def reveal(info: VideoInfo, out: Path, *, key=None, codec: str = "h264"):
         raise DeepStegoError(f"{info.path} is larger than any robust video hide writes ({info.frames} frames of "
                              f"{info.width}×{info.height})")
     planes, times = read_planes(info.path)
-    data = _payload(planes, _Plan(_seed(key), len(planes), info.height, info.width), key)
+    data = _payload(planes, _Plan(_seed(key), len(planes), planes[0].shape[0] * 2 // 3, planes[0].shape[1]), key)
     if data is None:
         raise DeepStegoError("no robust secret found: the key is wrong or missing (a keyed hide needs the same key), "
                              "or the video was changed too much since (resized, cropped, cut, or re-encoded well "
