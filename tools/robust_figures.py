@@ -25,6 +25,7 @@ import argparse
 import io
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import av
@@ -146,19 +147,22 @@ def reveal_row(label: str, model: str, cover: Path, secret: Path, seen: Path, ch
     """One stego file as someone has it (``seen``): the cover against it frame by frame, the secret (at the cover's
     frame times) against what reveal gives from it. The robust hider reveals to a file at the secret's own size (a
     refusal counts as grey); the networks reveal the secret fitted to the cover's frame."""
+    seconds = {}
     if model == ROBUST_CODEC:
         revealed = tmp / "revealed.mkv"
+        tick = time.perf_counter()
         try:
             deepstego.reveal_video(seen, revealed, robust=True, lossless=True, overwrite=True, progress=False)
         except DeepStegoError:
             revealed = []
+        seconds["reveal_seconds"] = time.perf_counter() - tick
         s = frame_report(cover, secret, seen, tmp / "report", revealed=revealed)
     elif model == ALONE:  # nothing hidden: only the cover's figures mean anything
         s = frame_report(cover, secret, seen, tmp / "report", revealed=[])
     else:
         s = frame_report(cover, secret, seen, tmp / "report", model=model)
     return {"kind": "video", "pair": label, "model": model, "channel": channel, "seen_bytes": seen.stat().st_size,
-            **{k: s[k] for k in VIDEO_KEYS}}
+            **seconds, **{k: s[k] for k in VIDEO_KEYS}}
 
 
 def shrunk(src: Path, out: Path, factor: float = 0.75) -> Path:
@@ -195,6 +199,7 @@ def video_rows(tmp: Path) -> list[dict]:
         for model, hidden in ((ROBUST_CODEC, secret), ("dsnet-v2", fitted), ("lsb:4", fitted)):
             stego = tmp / ("stego.mp4" if model == ROBUST_CODEC else "stego.mkv")
             stego.unlink(missing_ok=True)
+            tick = time.perf_counter()
             try:
                 deepstego.hide_video(cover, hidden, stego, model=None if model == ROBUST_CODEC else model,
                                      robust=model == ROBUST_CODEC, trim=True, overwrite=True, progress=False)
@@ -203,6 +208,7 @@ def video_rows(tmp: Path) -> list[dict]:
                              "error": str(exc)})
                 print(f"{label} {model}: hide refused: {exc}", flush=True)
                 continue
+            hide_seconds = time.perf_counter() - tick
             for channel in ("as saved", *(f"crf{c}" for c in CRFS), "crf23 via RGB", "resize0.75"):
                 if channel == "as saved":
                     seen = stego
@@ -211,7 +217,7 @@ def video_rows(tmp: Path) -> list[dict]:
                 else:
                     seen = reencode(stego, int(channel[3:5]), tmp / "reencoded.mp4", via_rgb=channel.endswith("RGB"))
                 rows.append({**reveal_row(label, model, cover, hidden, seen, channel, tmp),
-                             "stego_bytes": stego.stat().st_size, "cover_at_crf": cover_at.get(int(channel[3:5]))
+                             "hide_seconds": hide_seconds, "stego_bytes": stego.stat().st_size, "cover_at_crf": cover_at.get(int(channel[3:5]))
                              if channel.startswith("crf") else None})
         for r in [r for r in rows if r["pair"] == label and "error" not in r]:
             size = (f"re-encoded {r['seen_bytes'] / r['cover_at_crf']:.2f}× the cover at that crf"
@@ -220,7 +226,9 @@ def video_rows(tmp: Path) -> list[dict]:
                   f"{r['mean_cover_ssim']:.4f} PSNR {r['mean_cover_psnr']:.2f} dB | secret SSIM mean "
                   f"{r['mean_secret_ssim']:.4f} PSNR {r['mean_secret_psnr']:.2f} dB | stego "
                   f"{r['stego_bytes'] / 1e6:.3f} MB ({r['stego_bytes'] / cover_at[23]:.2f}× the cover at crf 23) "
-                  f"{size}", flush=True)
+                  f"{size}" + (f" | hide {r['hide_seconds']:.1f} s" if r["channel"] == "as saved" else "")
+                  + (f" | reveal {r['reveal_seconds']:.1f} s" if "reveal_seconds" in r else ""),
+                  flush=True)
     return rows
 
 
