@@ -232,6 +232,27 @@ def test_refined_hider_makes_the_stego_hide_makes(photos):
         make_stego("dsnet-v2+refine:many", covers, secrets)
 
 
+def test_robust_hider_examples_are_shared_jpegs(photos):
+    """'avif-qim': the robust image hider's stego, each under its own key, and with it every example (clean or stego)
+    as a quality-90 JPEG decodes it (a detector must not learn JPEG against PNG); each stego example carries its
+    secret for its key alone."""
+    from deepstego import robust
+    from deepstego.images import to_tensor
+    from deepstego.keys import Key
+    from deepstego.steganalysis.pairs import labelled_examples, make_stego
+
+    covers = torch.cat([to_tensor(square(p, 128)) for p in photos[:2]])
+    secrets = torch.cat([to_tensor(square(p, 128)) for p in photos[2:4]])
+    stego = make_stego("avif-qim", covers, secrets, seed=3)
+    for i, s in enumerate(stego):
+        arr = (s * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        assert robust.reveal_image(arr, key=Key.for_seed(300_000 + i)).shape == (128, 128, 3)
+        with pytest.raises(Exception, match="no robust secret"):
+            robust.reveal_image(arr, key=Key.for_seed(300_000 + 1 - i))
+    x, _, labels = labelled_examples("avif-qim", [Path(p) for p in photos[:4]], 2, 128, seed=0, augment=False)
+    assert x.shape == (4, 3, 128, 128) and int(labels.sum()) == 2
+
+
 def test_srnet_trains_on_channels_last_crops():
     """detect train's crops come channels-last; SRNet's strided skip once crashed the process in the backward pass
     there. Its every-other-pixel form is the same map as the strided 1×1 convolution it replaces."""

@@ -11,7 +11,9 @@ refined for that many steps, as ``deepstego hide`` does by default: ``dsnet-v2+r
 (the residual capped at that share of the network's) and ``+stats:WEIGHT`` (the residual-statistics penalty in the
 refinement) — ``deepstego hide --stealth`` is ``+stealth:0.7+stats:0.3`` — or ``lsb-random:RATE``:
 LSB replacement of a random message at RATE bits per pixel and channel (the classical setting, e.g.
-``lsb-random:0.5``).
+``lsb-random:0.5``), or ``avif-qim``: the robust image hider (each stego under its own key, as many users would
+make it). Its users share JPEGs, so with it every example, clean or stego, is what a Pillow JPEG at quality 90
+decodes to: a detector must tell the hider from the JPEG, not the JPEG from a PNG.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..stealth import STEALTH_STEPS, Stealth
 from .classical import lsb_embed
 
 RANDOM_LSB = "lsb-random:"
+ROBUST_CODEC = "avif-qim"  # deepstego.robust.ROBUST_CODEC (imported lazily: the robust hider pulls in the codecs)
 REFINED = "+refine:"
 STEALTH = "+stealth:"
 STATS = "+stats:"
@@ -93,6 +96,9 @@ def make_stego(hider: str, covers: torch.Tensor, secrets: torch.Tensor, seed: in
 
     from ..keys import Key
 
+    if hider == ROBUST_CODEC:
+        return _robust_stego(covers, secrets, seed)
+
     h = hider_model(hider)
     model = load_model(h.name)
     # a keyed hider's stego under many keys, as many users would make it (the detector never learns one key)
@@ -100,6 +106,33 @@ def make_stego(hider: str, covers: torch.Tensor, secrets: torch.Tensor, seed: in
     out = [hide_tensor(model, c, s, key=key(i), refine=h.refine, stealth=h.stealth)
            for i, (c, s) in enumerate(zip(covers.split(16), secrets.split(16)))]
     return torch.cat(out).clone()  # a normal tensor, usable in training outside inference mode
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    return (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def _robust_stego(covers: torch.Tensor, secrets: torch.Tensor, seed: int) -> torch.Tensor:
+    from ..keys import Key
+    from ..robust import hide_image
+
+    out = [hide_image(c, s, key=Key.for_seed(seed * 100_000 + i))
+           for i, (c, s) in enumerate(zip(_to_uint8(covers), _to_uint8(secrets)))]
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255
+
+
+def _as_jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
+    """Each image as a Pillow JPEG at ``quality`` decodes it."""
+    import io
+
+    from PIL import Image
+
+    out = []
+    for arr in _to_uint8(x):
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format="JPEG", quality=quality)
+        out.append(np.asarray(Image.open(buf).convert("RGB")))
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255
 
 
 def labelled_examples(hider: str, paths: list[Path], n: int, size: int, seed: int,
@@ -129,6 +162,10 @@ def labelled_examples(hider: str, paths: list[Path], n: int, size: int, seed: in
     to = lambda xs: torch.from_numpy(np.ascontiguousarray(np.stack(xs), dtype=np.float32)).permute(0, 3, 1, 2)
     x, r = to(images), to(refs)
     x[n:] = make_stego(hider, x[n:], to(secrets), seed)
+    if hider == ROBUST_CODEC:  # shared as JPEGs: the clean photos too
+        from ..robust import JPEG_QUALITY
+
+        x = _as_jpeg(x, JPEG_QUALITY)
     labels = torch.cat([torch.zeros(n), torch.ones(n)])
     order = torch.from_numpy(rng.permutation(2 * n))
     return x[order], r[order], labels[order]
