@@ -6,8 +6,8 @@
 #   [METHODS="cnn srnet reveal siamese srm"] tools/steganalysis.sh [NAME=HIDER ...]
 # default: the default model with and without refinement, baluja (runs/baluja-10min, see tools/baluja_10min.sh),
 # lsb (k = 4) and LSB-1 at 0.5 bpp. METHODS: the learned detectors to train (the classical attack always runs).
-# The robust image hider: robust=avif-qim (every example then a quality-90 JPEG; about 2.5 s a stego at 128 px, so
-# some 35 minutes of hides for each method).
+# The robust image hider: robust=avif-qim (every example then a quality-90 JPEG; its hides take seconds each, so
+# tens of minutes for each method).
 # Writes results/steganalysis/*.json, docs/steganalysis/*.png and results/steganalysis/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
