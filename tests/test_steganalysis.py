@@ -251,6 +251,12 @@ def test_robust_hider_examples_are_shared_jpegs(photos):
             robust.reveal_image(arr, key=Key.for_seed(300_000 + 1 - i))
     x, _, labels = labelled_examples("avif-qim", [Path(p) for p in photos[:4]], 2, 128, seed=0, augment=False)
     assert x.shape == (4, 3, 128, 128) and int(labels.sum()) == 2
+    flat = torch.ones(1, 3, 128, 128)  # a cover too flat (and saturated) to carry: the next one takes its secret
+    again = make_stego("avif-qim", torch.cat([flat, covers[:1]]), secrets, seed=3)
+    arr = (again[0] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    assert robust.reveal_image(arr, key=Key.for_seed(300_000)).shape == (128, 128, 3)
+    with pytest.raises(Exception, match="too flat"):
+        make_stego("avif-qim", flat, secrets[:1])
 
 
 def test_srnet_trains_on_channels_last_crops():

@@ -113,11 +113,22 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 def _robust_stego(covers: torch.Tensor, secrets: torch.Tensor, seed: int) -> torch.Tensor:
+    """The robust hider's stego of each pair. A cover it refuses (too flat to carry anything) is replaced by the
+    next one that carries, as a user would choose another cover: its stego exists only in covers with texture."""
     from ..keys import Key
     from ..robust import hide_image
 
-    out = [hide_image(c, s, key=Key.for_seed(seed * 100_000 + i))
-           for i, (c, s) in enumerate(zip(_to_uint8(covers), _to_uint8(secrets)))]
+    cs, ss = _to_uint8(covers), _to_uint8(secrets)
+    out = []
+    for i, s in enumerate(ss):
+        for j in range(len(cs)):
+            try:
+                out.append(hide_image(cs[(i + j) % len(cs)], s, key=Key.for_seed(seed * 100_000 + i)))
+                break
+            except DeepStegoError:
+                continue
+        else:
+            raise DeepStegoError("the robust image hider refused every cover crop: the photos are too flat")
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255
 
 
