@@ -26,6 +26,7 @@ import torch
 
 from ..data.dataset import PairSampler, PhotoBank
 from ..errors import DeepStegoError
+from ..images import to_uint8
 from ..stealth import STEALTH_STEPS, Stealth
 from .classical import lsb_embed
 
@@ -108,17 +109,13 @@ def make_stego(hider: str, covers: torch.Tensor, secrets: torch.Tensor, seed: in
     return torch.cat(out).clone()  # a normal tensor, usable in training outside inference mode
 
 
-def _to_uint8(x: torch.Tensor) -> np.ndarray:
-    return (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
 def _robust_stego(covers: torch.Tensor, secrets: torch.Tensor, seed: int) -> torch.Tensor:
     """The robust hider's stego of each pair. A cover it refuses (too flat to carry anything) is replaced by the
     next one that carries, as a user would choose another cover: its stego exists only in covers with texture."""
     from ..keys import Key
     from ..robust import hide_image
 
-    cs, ss = _to_uint8(covers), _to_uint8(secrets)
+    cs, ss = [to_uint8(c) for c in covers], [to_uint8(s) for s in secrets]
     out = []
     for i, s in enumerate(ss):
         for j in range(len(cs)):
@@ -139,7 +136,7 @@ def _as_jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
     from PIL import Image
 
     out = []
-    for arr in _to_uint8(x):
+    for arr in map(to_uint8, x):
         buf = io.BytesIO()
         Image.fromarray(arr).save(buf, format="JPEG", quality=quality)
         out.append(np.asarray(Image.open(buf).convert("RGB")))

@@ -53,10 +53,15 @@ class _Plan:
         self.n = total // self.codewords if total else 0  # each codeword's length
         rng = np.random.Generator(np.random.PCG64(list(hashlib.sha256(seed + f"|order|{total}".encode()).digest())))
         self.order = rng.permutation(total)
+        self._dithers: dict[int, np.ndarray] = {}
 
     def dither(self, i: int) -> np.ndarray:
-        rng = np.random.Generator(np.random.PCG64(list(hashlib.sha256(seed_frame(self.seed, i)).digest())))
-        return rng.random(self.shape) * CELLS.step
+        """Frame i's dither, drawn once: a hide reads its frames several times (the checks of each rate it tries)."""
+        if i not in self._dithers:
+            rng = np.random.Generator(np.random.PCG64(list(hashlib.sha256(self.seed + f"|cells|{i}".encode())
+                                                           .digest())))
+            self._dithers[i] = rng.random(self.shape) * CELLS.step
+        return self._dithers[i]
 
     def slots(self, word: np.ndarray) -> np.ndarray:
         """A channel word (the codewords' bits, one after another) → every cell's bit, frames × cells (unused cells
@@ -69,10 +74,6 @@ class _Plan:
     def word(self, cells: np.ndarray) -> np.ndarray:
         """Every cell's value (frames × cells) → the channel word's."""
         return cells.reshape(-1)[self.order[:self.codewords * self.n]]
-
-
-def seed_frame(seed: bytes, i: int) -> bytes:
-    return seed + f"|cells|{i}".encode()
 
 
 def _seed(key) -> bytes:
