@@ -116,29 +116,37 @@ def real_jpeg(x: torch.Tensor, quality: int | list[int]) -> torch.Tensor:
     return straight_through(x, _from_uint8(out, x))
 
 
-def h264_file(frames, crf: int, preset: str = "medium", container: str = "matroska") -> bytes:
-    """Frames (a sequence of H×W×3 uint8, even H and W) as one libx264 yuv420p stream at ``crf``, in a file's
-    bytes."""
+def h264_file(frames, crf: int, preset: str = "medium", container: str = "matroska", via_rgb: bool = False) -> bytes:
+    """Frames (a sequence of H×W×3 uint8 RGB, or of yuv420p planes: (H·3/2)×W uint8; even H and W) as one libx264
+    yuv420p stream at ``crf``, in a file's bytes. ``via_rgb``: planes go through PyAV's own RGB conversion first, as
+    a user's tool that works in RGB would send them."""
     import av
 
-    h, w = frames[0].shape[:2]
+    planes = frames[0].ndim == 2
+    h, w = (frames[0].shape[0] * 2 // 3, frames[0].shape[1]) if planes else frames[0].shape[:2]
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as out:
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": str(int(crf)), "preset": preset}
         for f in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="yuv420p" if planes else "rgb24")
+            if planes and via_rgb:
+                frame = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            out.mux(stream.encode(frame))
         out.mux(stream.encode())
     return buf.getvalue()
 
 
-def decoded_frames(data: bytes) -> list[np.ndarray]:
-    """Every frame of a video file's bytes, as H×W×3 uint8."""
+def decoded_frames(data: bytes, planes: bool = False) -> list[np.ndarray]:
+    """Every frame of a video file's bytes, as H×W×3 uint8 RGB (through 4:4:4, see ``video.io.to_rgb``), or with
+    ``planes`` as the stream's yuv420p planes."""
     import av
 
+    from .video.io import to_rgb
+
     with av.open(io.BytesIO(data)) as inp:
-        return [fr.to_ndarray(format="rgb24") for fr in inp.decode(video=0)]
+        return [fr.to_ndarray() if planes else to_rgb(fr) for fr in inp.decode(video=0)]
 
 
 def h264_frames(frames: np.ndarray, crf: int, preset: str = "medium") -> np.ndarray:

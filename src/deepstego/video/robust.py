@@ -17,7 +17,6 @@ key fails the payload's tag.
 from __future__ import annotations
 
 import hashlib
-import io
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .. import carrier, ecc, payload
+from .. import carrier, channel, ecc, payload
 from ..errors import DeepStegoError
 from ..robust import PRESET
 from .io import VideoInfo, VideoWriter, _open, _reason, probe, to_rgb
@@ -145,27 +144,10 @@ def _payload(planes: list[np.ndarray], plan: _Plan, key, rates=None) -> bytes | 
     return None
 
 
-def _h264(planes: list[np.ndarray], crf: int, via_rgb: bool = False, rate=25) -> bytes:
-    """Someone else's libx264 encode of yuv420p planes, as MP4 bytes; ``via_rgb``: of the frames PyAV's own RGB
-    conversion makes of them (a shift of level the reveal must take out)."""
-    buf = io.BytesIO()
-    h, w = planes[0].shape[0] * 2 // 3, planes[0].shape[1]
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": PRESET}
-        for p in planes:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(p), format="yuv420p")
-            if via_rgb:
-                frame = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return buf.getvalue()
-
-
-def _planes_of(data: bytes) -> list[np.ndarray]:
-    with av.open(io.BytesIO(data)) as c:
-        return [f.to_ndarray() for f in c.decode(video=0)]
+def _shared(planes: list[np.ndarray], crf: int, via_rgb: bool = False) -> list[np.ndarray]:
+    """What someone else's libx264 re-encode of the planes at ``crf`` decodes to (``via_rgb``: of the frames PyAV's
+    own RGB conversion makes of them, a shift of level the reveal must take out)."""
+    return channel.decoded_frames(channel.h264_file(planes, crf, PRESET, "mp4", via_rgb), planes=True)
 
 
 def _capacity(planes: list[np.ndarray], plan: _Plan, crf: int) -> float:
@@ -173,7 +155,7 @@ def _capacity(planes: list[np.ndarray], plan: _Plan, crf: int) -> float:
     :data:`VERIFY_CRF`, measured with random bits: the mean of 1 − H(p) over the bits' chances of error p."""
     rng = np.random.default_rng(0)
     slots = rng.integers(0, 2, (plan.frames, *plan.shape)).astype(np.uint8)
-    seen = _planes_of(_h264(_planes_of(_h264(_embed(planes, plan, slots), crf)), VERIFY_CRF))
+    seen = _shared(_shared(_embed(planes, plan, slots), crf), VERIFY_CRF)
     _, p = _received(seen, plan)
     p = np.clip(p, 1e-9, 0.5)
     return float(np.mean(1 + p * np.log2(p) + (1 - p) * np.log2(1 - p)))
@@ -239,7 +221,7 @@ def hide(ci: VideoInfo, si: VideoInfo, out: Path, *, key=None, crf: int, progres
                         writer.mux_audio(packet)
                 written = read_planes(writer.finish())[0]
                 if all(_payload(seen, plan, key, [rate]) == data for seen in
-                       (written, *(_planes_of(_h264(written, VERIFY_CRF, via)) for via in (False, True)))):
+                       (written, *(_shared(written, VERIFY_CRF, via) for via in (False, True)))):
                     writer.commit()
                     return VideoResult(out, len(planes), len(secret), time.perf_counter() - start)
                 writer.abort()
