@@ -148,18 +148,19 @@ def upright(frame: av.VideoFrame) -> np.ndarray:
     return arr
 
 
-def decode(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (seconds from the first frame, RGB frame) for every frame, streaming."""
+def decode(path: str | os.PathLike, convert=None) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (seconds from the first frame, frame) for every frame, streaming: the upright RGB frame, or what
+    ``convert`` makes of each PyAV frame."""
     path = Path(path)
     with _open(path) as c:
         vs = c.streams.video[0]
         vs.thread_type = "AUTO"
-        t0 = None
+        t0, n = None, 0
         try:
             for frame in c.decode(vs):
-                t = float(frame.time) if frame.time is not None else 0.0
-                t0 = t if t0 is None else t0
-                yield t - t0, upright(frame)
+                t = float(frame.time) if frame.time is not None else n / float(vs.average_rate or 25)
+                t0, n = t if t0 is None else t0, n + 1
+                yield t - t0, (convert or upright)(frame)
         except av.error.FFmpegError as exc:
             raise DeepStegoError(f"{path}: truncated or corrupt video ({_reason(exc)})") from None
 

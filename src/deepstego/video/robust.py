@@ -21,13 +21,12 @@ import sys
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 
 from .. import carrier, channel, ecc, payload
 from ..errors import DeepStegoError
 from ..robust import PRESET
-from .io import VideoInfo, VideoWriter, _open, _reason, probe, to_rgb
+from .io import VideoInfo, VideoWriter, _open, decode, probe, to_rgb
 
 CELLS = carrier.Cells(12, 8.0)
 CODEWORD = 1 << 16  # the most channel bits in one LDPC codeword: a clip's bits are cut into equal codewords
@@ -80,27 +79,20 @@ def _seed(key) -> bytes:
 
 
 def read_planes(path: Path) -> tuple[list[np.ndarray], list[float]]:
-    """Every frame of a video as yuv420p planes ((H·3/2)×W uint8) and its time from the first frame."""
-    planes, times, t0, size = [], [], None, None
-    with _open(path) as c:
-        vs = c.streams.video[0]
-        vs.thread_type = "AUTO"
-        try:
-            for frame in c.decode(vs):
-                t = float(frame.time) if frame.time is not None else len(times) / float(vs.average_rate or 25)
-                t0 = t if t0 is None else t0
-                if frame.width % 2 or frame.height % 2:
-                    raise DeepStegoError(f"{path}: a robust video needs even frame sides; this one is "
-                                         f"{frame.width}×{frame.height}")
-                if size not in (None, (frame.width, frame.height)):
-                    raise DeepStegoError(f"{path}: the frame size changes mid-stream ({size[0]}×{size[1]} to "
-                                         f"{frame.width}×{frame.height}); a robust video needs one size")
-                size = (frame.width, frame.height)
-                planes.append(frame.to_ndarray() if frame.format.name == "yuv420p"
-                              else frame.reformat(format="yuv420p").to_ndarray())
-                times.append(t - t0)
-        except av.error.FFmpegError as exc:
-            raise DeepStegoError(f"{path}: truncated or corrupt video ({_reason(exc)})") from None
+    """Every frame of a video as yuv420p planes ((H·3/2)×W uint8, as stored: no rotation) and its time from the
+    first frame."""
+    times, planes, size = [], [], None
+    for t, frame in decode(path, convert=lambda f: f):
+        if frame.width % 2 or frame.height % 2:
+            raise DeepStegoError(f"{path}: a robust video needs even frame sides; this one is "
+                                 f"{frame.width}×{frame.height}")
+        if size not in (None, (frame.width, frame.height)):
+            raise DeepStegoError(f"{path}: the frame size changes mid-stream ({size[0]}×{size[1]} to "
+                                 f"{frame.width}×{frame.height}); a robust video needs one size")
+        size = (frame.width, frame.height)
+        planes.append(frame.to_ndarray() if frame.format.name == "yuv420p"
+                      else frame.reformat(format="yuv420p").to_ndarray())
+        times.append(t)
     return planes, times
 
 
