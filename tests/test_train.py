@@ -113,12 +113,11 @@ def test_bad_data_folder(tmp_path):
 @pytest.mark.slow
 def test_two_process_ddp_training(train_folder, tmp_path):
     """torchrun with 2 CPU processes (gloo): rank 0 alone writes; weights from 1 and 2 processes both load."""
+    import os
+    import shutil
     import subprocess
     import sys
     from pathlib import Path
-
-    import os
-    import shutil
 
     torchrun = Path(sys.executable).parent / "torchrun"
     common = ["train", "--data", str(train_folder), "--size", "48", "--batch", "8", "--epochs", "4",

@@ -217,8 +217,8 @@ def video_rows(tmp: Path) -> list[dict]:
                 else:
                     seen = reencode(stego, int(channel[3:5]), tmp / "reencoded.mp4", via_rgb=channel.endswith("RGB"))
                 rows.append({**reveal_row(label, model, cover, hidden, seen, channel, tmp),
-                             "hide_seconds": hide_seconds, "stego_bytes": stego.stat().st_size, "cover_at_crf": cover_at.get(int(channel[3:5]))
-                             if channel.startswith("crf") else None})
+                             "hide_seconds": hide_seconds, "stego_bytes": stego.stat().st_size,
+                             "cover_at_crf": cover_at.get(int(channel[3:5])) if channel.startswith("crf") else None})
         for r in [r for r in rows if r["pair"] == label and "error" not in r]:
             size = (f"re-encoded {r['seen_bytes'] / r['cover_at_crf']:.2f}× the cover at that crf"
                     if r["cover_at_crf"] else "")

@@ -106,14 +106,19 @@ def jpeg_bytes(rgb: np.ndarray, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def real_jpeg(x: torch.Tensor, quality: int | list[int]) -> torch.Tensor:
-    """Each image through Pillow's JPEG at its quality; straight through in the backward pass."""
+def jpeg_round_trip(x: torch.Tensor, quality: int | list[int]) -> torch.Tensor:
+    """Each image as what Pillow's JPEG at its quality decodes to."""
     from PIL import Image
 
     frames = _to_uint8(x)
     qs = [quality] * len(frames) if isinstance(quality, int) else list(quality)
     out = np.stack([np.asarray(Image.open(io.BytesIO(jpeg_bytes(f, q))).convert("RGB")) for f, q in zip(frames, qs)])
-    return straight_through(x, _from_uint8(out, x))
+    return _from_uint8(out, x)
+
+
+def real_jpeg(x: torch.Tensor, quality: int | list[int]) -> torch.Tensor:
+    """Each image through Pillow's JPEG at its quality; straight through in the backward pass."""
+    return straight_through(x, jpeg_round_trip(x, quality))
 
 
 def h264_file(frames, crf: int, preset: str = "medium", container: str = "matroska", via_rgb: bool = False) -> bytes:

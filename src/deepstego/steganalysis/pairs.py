@@ -26,7 +26,7 @@ import torch
 
 from ..data.dataset import PairSampler, PhotoBank
 from ..errors import DeepStegoError
-from ..images import to_uint8
+from ..images import to_tensor, to_uint8
 from ..stealth import STEALTH_STEPS, Stealth
 from .classical import lsb_embed
 
@@ -126,21 +126,7 @@ def _robust_stego(covers: torch.Tensor, secrets: torch.Tensor, seed: int) -> tor
                 continue
         else:
             raise DeepStegoError("the robust image hider refused every cover crop: the photos are too flat")
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255
-
-
-def _as_jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
-    """Each image as a Pillow JPEG at ``quality`` decodes it."""
-    import io
-
-    from PIL import Image
-
-    out = []
-    for arr in map(to_uint8, x):
-        buf = io.BytesIO()
-        Image.fromarray(arr).save(buf, format="JPEG", quality=quality)
-        out.append(np.asarray(Image.open(buf).convert("RGB")))
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255
+    return torch.cat([to_tensor(a) for a in out])
 
 
 def labelled_examples(hider: str, paths: list[Path], n: int, size: int, seed: int,
@@ -171,9 +157,10 @@ def labelled_examples(hider: str, paths: list[Path], n: int, size: int, seed: in
     x, r = to(images), to(refs)
     x[n:] = make_stego(hider, x[n:], to(secrets), seed)
     if hider == ROBUST_CODEC:  # shared as JPEGs: the clean photos too
+        from ..channel import jpeg_round_trip
         from ..robust import JPEG_QUALITY
 
-        x = _as_jpeg(x, JPEG_QUALITY)
+        x = jpeg_round_trip(x, JPEG_QUALITY)
     labels = torch.cat([torch.zeros(n), torch.ones(n)])
     order = torch.from_numpy(rng.permutation(2 * n))
     return x[order], r[order], labels[order]
