@@ -154,16 +154,17 @@ def test_refinement_in_tiles_leaves_no_seam(tmp_path):
 
 
 def test_stealth_caps_the_residual_and_still_reveals_the_secret(photos, tmp_path):
-    """hide(stealth=True): the saved PNG's residual is at most STEALTH_ENERGY of the network pass's RMS (plus the
+    """hide(model=…, stealth=True), a network's stealth dial: the saved PNG's residual is at most STEALTH_ENERGY of the network pass's RMS (plus the
     8-bit rounding), its rich-model residual statistics are much nearer the cover's than the default hide's, the
     cover is closer, and the secret still comes back."""
     import torch
 
+    from deepstego.core import DEFAULT_MODEL
     from deepstego.stealth import STEALTH_ENERGY, residual_statistics_penalty
 
     cover, secret = square(photos[6], 160), square(photos[7], 160)
     network, default, stealth = (deepstego.hide(cover, secret, refine=0), deepstego.hide(cover, secret),
-                                 deepstego.hide(cover, secret, stealth=True))
+                                 deepstego.hide(cover, secret, model=DEFAULT_MODEL, stealth=True))
     rms = lambda stego: float(np.sqrt(((stego.astype(float) - cover) ** 2).mean()))
     back = _png_round_trip(stealth, tmp_path, "stealth.png")
     assert rms(stealth) <= STEALTH_ENERGY * rms(network) + 0.15, (rms(stealth), rms(network))

@@ -261,6 +261,25 @@ def test_robust_hider_examples_are_shared_jpegs(photos):
         make_stego("avif-qim", flat, secrets[:1])
 
 
+def test_stealth_hider_examples_are_keyed_pngs(photos):
+    """'avif-stc': the stealth image hider's stego, each under its own key, one level from its cover where it
+    differs, revealing its secret for its key alone; its examples are not JPEG round trips."""
+    from deepstego import stealth
+    from deepstego.images import to_tensor, to_uint8
+    from deepstego.keys import Key
+    from deepstego.steganalysis.pairs import make_stego
+
+    covers = torch.cat([to_tensor(square(p, 128)) for p in photos[:2]])
+    secrets = torch.cat([to_tensor(square(p, 128)) for p in photos[2:4]])
+    stego = make_stego("avif-stc", covers, secrets, seed=3)
+    assert (stego - covers).abs().max() <= 1 / 255 + 1e-6
+    for i, s in enumerate(stego):
+        arr = to_uint8(s)
+        assert stealth.reveal_image(arr, key=Key.for_seed(300_000 + i)).shape == (128, 128, 3)
+        with pytest.raises(Exception, match="no stealth-hidden secret"):
+            stealth.reveal_image(arr, key=Key.for_seed(300_000 + 1 - i))
+
+
 def test_srnet_trains_on_channels_last_crops():
     """detect train's crops come channels-last; SRNet's strided skip once crashed the process in the backward pass
     there. Its every-other-pixel form is the same map as the strided 1×1 convolution it replaces."""

@@ -5,11 +5,13 @@ against each setting.
 
 Each setting is a hider (``NAME+refine:STEPS+stealth:ENERGY+stats:WEIGHT``, see ``deepstego detect train --help``).
 By default: the default model's plain ``hide`` (14 refinement steps); the energy cap alone at 0.85 and 0.7 (30
-steps); the residual-statistics penalty alone at 14 steps; and ``hide --stealth`` (both, 30 steps). For every setting tools/steganalysis.sh trains each detector on the training
+steps); the residual-statistics penalty alone at 14 steps; the network's dial (both, 30 steps); and ``hide
+--stealth``, the stealth image hider (``avif-stc``). For every setting tools/steganalysis.sh trains each detector on the training
 photos against that hider's output and scores it on the evaluation photos (the measuring rule: no detector ever
 saw the hider during its training, nor the evaluation photos); ``deepstego eval`` measures cover and secret SSIM
 on the evaluation photos (centre crops, 256 px, through saved PNGs). Finished detector figures are kept, so the
-tool resumes where it stopped. Writes results/stealth/curve.json, results/stealth/curve.md and
+tool resumes where it stopped; a setting already in results/stealth/curve.json and not given now keeps its row
+(its weights may be gone). Writes results/stealth/curve.json, results/stealth/curve.md and
 docs/steganalysis/stealth_curve.png.
 """
 
@@ -24,7 +26,7 @@ from pathlib import Path
 from deepstego.core import DEFAULT_MODEL, REFINE_STEPS
 from deepstego.evaluate import evaluate
 from deepstego.steganalysis.pairs import hider_model
-from deepstego.stealth import STEALTH_ENERGY, STEALTH_STATS
+from deepstego.stealth import PAYLOAD, STEALTH_CODEC, STEALTH_ENERGY, STEALTH_STATS
 
 ROOT = Path(__file__).resolve().parent.parent
 RES = ROOT / "results" / "steganalysis"
@@ -34,7 +36,8 @@ SETTINGS = [f"{DEFAULT_MODEL}-refined={DEFAULT_MODEL}+refine:{REFINE_STEPS}",
             f"{DEFAULT_MODEL}-stealth0.85={DEFAULT_MODEL}+stealth:0.85",
             f"{DEFAULT_MODEL}-stealth0.7={DEFAULT_MODEL}+stealth:0.7",
             f"{DEFAULT_MODEL}-stats{STEALTH_STATS:g}={DEFAULT_MODEL}+refine:{REFINE_STEPS}+stats:{STEALTH_STATS:g}",
-            f"{DEFAULT_MODEL}-stealth={DEFAULT_MODEL}+stealth:{STEALTH_ENERGY:g}+stats:{STEALTH_STATS:g}"]
+            f"{DEFAULT_MODEL}-stealth={DEFAULT_MODEL}+stealth:{STEALTH_ENERGY:g}+stats:{STEALTH_STATS:g}",
+            f"stealth-stc{PAYLOAD:g}={STEALTH_CODEC}"]
 
 
 def main() -> None:
@@ -51,8 +54,11 @@ def main() -> None:
         subprocess.run([str(ROOT / "tools" / "steganalysis.sh"), *(f"{r['name']}={r['hider']}" for r in rows)],
                        check=True, env=env, cwd=ROOT)
     for r in rows:
-        h = hider_model(r["hider"])
-        res = evaluate(h.name, size=a.size, refine=h.refine, stealth=h.stealth)
+        if r["hider"] == STEALTH_CODEC:  # the stealth image hider: no model, no refinement
+            res = evaluate(size=a.size, stealth=True)
+        else:
+            h = hider_model(r["hider"])
+            res = evaluate(h.name, size=a.size, refine=h.refine, stealth=h.stealth)
         r.update({k: res["mean"][k] for k in ("cover_ssim", "cover_psnr", "secret_ssim", "secret_psnr")},
                  refine=res["refine"], seconds=res["hide_seconds_per_pair"])
         for m in ["classical", *a.methods]:
@@ -62,6 +68,7 @@ def main() -> None:
         print(r, flush=True)
     out = ROOT / "results" / "stealth"
     out.mkdir(parents=True, exist_ok=True)
+    rows = merged(out / "curve.json", rows)
     (out / "curve.json").write_text(json.dumps(rows, indent=1) + "\n")
     methods = ["classical", *a.methods]
     lines = [f"| setting | refinement steps | cover SSIM | secret SSIM | " + " | ".join(f"{m} AUC" for m in methods)
@@ -72,6 +79,15 @@ def main() -> None:
     (out / "curve.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot(rows, a.methods, ROOT / "docs" / "steganalysis" / "stealth_curve.png")
+
+
+def merged(path: Path, rows: list[dict]) -> list[dict]:
+    """The settings already in ``path`` (in their order), each replaced by this run's row of the same name, then
+    this run's new ones: a setting measured before and not given now (its weights may be gone) keeps its figures."""
+    new = {r["name"]: r for r in rows}
+    old = json.loads(path.read_text()) if path.exists() else []
+    kept = [new.pop(r["name"], r) for r in old]
+    return kept + list(new.values())
 
 
 def plot(rows: list[dict], methods: list[str], path: Path) -> None:
@@ -95,8 +111,8 @@ def plot(rows: list[dict], methods: list[str], path: Path) -> None:
     ax.axvline(0.85, color="tab:red", lw=0.6, ls=":")
     ax.set_xlabel("secret SSIM (evaluation photos, 256 px, from saved PNGs)")
     ax.set_ylabel("detector AUC (evaluation photos, 128-px crops)")
-    ax.set_ylim(0.45, 1.02)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_ylim(min(0.45, *(r[m + "_auc"] - 0.05 for r in rows for m in methods if m + "_auc" in r)), 1.02)
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

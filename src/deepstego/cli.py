@@ -112,16 +112,18 @@ def _refine_arg(p: argparse.ArgumentParser, seconds: bool = True) -> None:
 
 
 def _stealth_args(p: argparse.ArgumentParser) -> None:
-    from .stealth import STEALTH_ENERGY, STEALTH_STEPS
+    from .stealth import PAYLOAD, STEALTH_CODEC, STEALTH_ENERGY, STEALTH_STEPS
 
     p.add_argument("--stealth", action="store_true",
-                   help=f"images: a stego harder for steganalysers, at a cost in secret quality: the residual is "
-                        f"capped at {STEALTH_ENERGY:g} of the network's RMS and refined for at least {STEALTH_STEPS} "
-                        f"steps with its rich-model statistics pulled towards the cover's (the measured trade-off: "
-                        f"docs/steganalysis.md)")
+                   help=f"images: a stego far harder for steganalysers, with a coarser secret: the stealth image "
+                        f"hider ({STEALTH_CODEC}) writes the secret as a compressed AVIF of {PAYLOAD:g} bits per "
+                        f"colour value, in ±1 changes where the cover is busy (reveal with --stealth; a key "
+                        f"seals it). With --model a network: its residual capped at {STEALTH_ENERGY:g} of its RMS "
+                        f"and refined for at least {STEALTH_STEPS} steps towards the cover's rich-model statistics. "
+                        f"The measured trade-offs: docs/steganalysis.md")
     p.add_argument("--stealth-energy", type=float, metavar="E",
-                   help=f"with --stealth: the cap as a share of the network's residual RMS, more than 0 and at "
-                        f"most 1 (default {STEALTH_ENERGY:g}; lower: fainter, and a poorer secret)")
+                   help=f"with --stealth, a network's dial: the cap as a share of the network's residual RMS, more "
+                        f"than 0 and at most 1 (default {STEALTH_ENERGY:g}; lower: fainter, and a poorer secret)")
 
 
 def _stealth(a) -> bool | float:
@@ -191,8 +193,7 @@ def _hide_video(a) -> int:
     if a.refine or a.refine_seconds is not None:
         raise DeepStegoError("--refine and --refine-seconds apply to images; for videos, use --refine-budget")
     if a.stealth or a.stealth_energy is not None:
-        raise DeepStegoError("--stealth applies to image hides (it needs their refinement); videos have no stealth "
-                             "mode yet")
+        raise DeepStegoError("--stealth applies to image hides; videos have no stealth mode yet")
     if a.quality is not None:
         raise DeepStegoError("--quality sets a robust image's JPEG quality; for videos, use --crf")
     key = _key(a)
@@ -241,6 +242,9 @@ def cmd_reveal(a) -> int:
     if _is_video(a.stego):
         from .video import reveal_video
 
+        if a.stealth:
+            raise DeepStegoError("--stealth reads stealth stego images; videos have no stealth mode yet")
+
         res = reveal_video(a.stego, a.output, model=a.model, key=_key(a), lossless=a.lossless, size=a.size,
                            batch=a.batch, overwrite=a.overwrite, progress=not a.quiet, precision=a.precision,
                            backend=a.backend, robust=a.robust)
@@ -253,7 +257,7 @@ def cmd_reveal(a) -> int:
 
     out = check_output(a.output, overwrite=a.overwrite, inputs=(a.stego,))
     secret = reveal(a.stego, model=a.model, key=_key(a), size=a.size, precision=a.precision, backend=a.backend,
-                    robust=a.robust)
+                    robust=a.robust, stealth=a.stealth)
     save_png(np.asarray(secret), out)
     print(f"revealed secret written to {out}")
     return 0
@@ -332,7 +336,8 @@ def cmd_eval(a) -> int:
               f" | secret SSIM {r['secret_ssim']:.4f} PSNR {r['secret_psnr']:5.2f}")
     m = res["mean"]
     dial = res["stealth"]
-    stealth = f", stealth: energy {dial['energy']}, statistics {dial['stats']:g}" if dial else ""
+    stealth = ("" if not dial else f", stealth: {dial['codec']} at {dial['payload']:g} bits per colour value"
+               if "codec" in dial else f", stealth: energy {dial['energy']}, statistics {dial['stats']:g}")
     print(f"mean of {res['pairs']} pairs ({res['refine']} refinement steps{stealth}, "
           f"{res['hide_seconds_per_pair']:.2f} s per hide): cover SSIM {m['cover_ssim']:.4f} PSNR {m['cover_psnr']:.2f} dB | "
           f"secret SSIM {m['secret_ssim']:.4f} PSNR {m['secret_psnr']:.2f} dB")
@@ -535,6 +540,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(r)
     _key_args(r)
     _robust_args(r, hide=False)
+    r.add_argument("--stealth", action="store_true",
+                   help="read a stego of the stealth image hider ('hide --stealth'); a wrong or missing key, or a "
+                        "changed file, is an error")
     _video_common(r)
     r.set_defaults(func=cmd_reveal)
 
@@ -682,8 +690,9 @@ def build_parser() -> argparse.ArgumentParser:
     dtt.add_argument("--method", choices=methods[1:], default="cnn")
     dtt.add_argument("--hider", required=True,
                      help="model name or weights (NAME+refine:STEPS: refined stego, as 'hide' makes by default; "
-                          "+stealth:ENERGY and +stats:WEIGHT: the stealth dial, 'hide --stealth' being "
-                          "+stealth:0.7+stats:0.3), or lsb-random:RATE")
+                          "+stealth:ENERGY and +stats:WEIGHT: a network's stealth dial, 'hide --stealth --model "
+                          "NAME' being +stealth:0.7+stats:0.3), lsb-random:RATE, avif-qim (the robust image hider) "
+                          "or avif-stc (the stealth image hider, 'hide --stealth')")
     dtt.add_argument("--data", required=True, help="folder of photos (see 'deepstego data prepare')")
     dtt.add_argument("--pairs", type=int, default=1000, help="clean and stego examples, each")
     dtt.add_argument("--size", type=int, default=128)

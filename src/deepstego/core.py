@@ -33,6 +33,7 @@ from .robust import JPEG_QUALITY, hide_image, lossless_note, reveal_image, robus
 from .refine import (REFINE_BETAS, REFINE_COVER_SSIM, REFINE_LR, REFINE_SECONDS, REFINE_STEPS,  # noqa: F401
                      FrameRefiner, refine_stego)
 from .stealth import STEALTH_STEPS, Stealth
+from .stealth import hide_image as stealth_hide, reveal_image as stealth_reveal, uses_codec as stealth_codec
 
 DEFAULT_MODEL = "dsnet-v2"
 TILE = 1280  # tile side in px (plus context) for large images; 720p and smaller run in one pass
@@ -275,23 +276,29 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backen
     the JPEG quality the stego will be saved at, 90-100, default 90; the bits must survive a re-save at 90 and at
     95), or with a
     robust ``model`` trained for lossy channels; :func:`deepstego.robust.save_stego` writes a JPEG or PNG.
-    ``stealth`` trades secret quality for a stego harder to detect: the residual is capped at 0.7 of the network's
-    RMS (or at the share ``stealth`` gives, 0 < stealth ≤ 1; or a :class:`~deepstego.stealth.Stealth`) and refined
-    for :data:`STEALTH_STEPS` steps, unless ``refine`` says otherwise, with the rich model's residual statistics
-    pulled towards the cover's (what that buys against detectors: docs/steganalysis.md).
+    ``stealth`` trades secret quality for a stego harder to detect. ``stealth=True`` with no ``model`` is the
+    stealth image hider (:func:`deepstego.stealth.hide_image`: the secret as a compressed AVIF in a few ±1 changes
+    where the cover is busy; ``key`` optional, seals it; save losslessly; reveal with ``stealth=True``). With a
+    network ``model``, or a number, it is the network's dial: the residual is capped at 0.7 of the network's RMS (or
+    at the share ``stealth`` gives, 0 < stealth ≤ 1; or a :class:`~deepstego.stealth.Stealth`) and refined for
+    :data:`STEALTH_STEPS` steps, unless ``refine`` says otherwise, with the rich model's residual statistics pulled
+    towards the cover's (what each buys against detectors: docs/steganalysis.md).
     """
     if stealth and robust:
-        raise DeepStegoError("stealth applies to lossless network hides, not to robust mode")
+        raise DeepStegoError("stealth applies to lossless hides, not to robust mode")
     codec = robust and uses_codec(model)
-    if codec and refine:
-        raise DeepStegoError("refinement applies to network hides; the robust image hider takes none")
-    if not codec:
+    quiet = stealth_codec(model, stealth)
+    if (codec or quiet) and refine:
+        raise DeepStegoError("refinement applies to network hides; the robust and stealth image hiders take none")
+    if not (codec or quiet):
         model = robust_model(model) if robust else load_model(model)
-    k = resolve_key(key) if codec else model_key(model, key)
+    k = resolve_key(key) if codec or quiet else model_key(model, key)
     c = load_rgb(cover, name="cover", strict=True)
     s = fit_letterbox(load_rgb(secret, name="secret", strict=False), c.shape[1], c.shape[0])
     if codec:
         return _like(cover, hide_image(c, s, k, quality))
+    if quiet:
+        return _like(cover, stealth_hide(c, s, k))
     steps = default_refine(model, stealth) if refine is None else refine
     stego = hide_tensor(model, to_tensor(c), to_tensor(s), key=k, precision=precision, backend=backend,
                         refine=steps, refine_seconds=refine_seconds, progress=progress,
@@ -311,7 +318,7 @@ def default_refine(model: StegoModel, stealth: bool | float | Stealth | None = F
 
 
 def reveal(stego, *, model=None, key=None, size: tuple[int, int] | None = None, precision: str = "auto",
-           backend: str = "auto", warn=None, robust: bool = False):
+           backend: str = "auto", warn=None, robust: bool = False, stealth: bool = False):
     """Recover the secret from a stego image (as the stego's kind). ``size=(width, height)`` cuts away the bars
     the secret was fitted with and restores that size.
 
@@ -319,11 +326,18 @@ def reveal(stego, *, model=None, key=None, size: tuple[int, int] | None = None, 
     the stego): it returns what the network reads. ``warn(message)`` (default: a line on stderr) hears when the
     stego is a lossily compressed file — or, with ``robust`` and a robust model, a lossless one. A robust reveal
     with the default hider (:func:`deepstego.robust.reveal_image`) does know: a wrong key, or no payload, is an
-    error."""
+    error; so does a ``stealth`` reveal, which reads the stealth image hider's stego
+    (:func:`deepstego.stealth.reveal_image`)."""
     if size is not None:
         size = limits.picture("the revealed size", *size)
-    if robust and uses_codec(model):
-        out = reveal_image(load_rgb(stego, name="stego", strict=True), resolve_key(key))
+    if stealth and robust:
+        raise DeepStegoError("a stego is either robust or stealth: give one of them")
+    if stealth and not stealth_codec(model, True):
+        raise DeepStegoError("a stealth reveal reads the stealth image hider's stego; a network's stealth stego "
+                             "reveals without --stealth")
+    if (robust and uses_codec(model)) or stealth:
+        read = stealth_reveal if stealth else reveal_image
+        out = read(load_rgb(stego, name="stego", strict=True), resolve_key(key))
         return _like(stego, out if size is None else unletterbox(out, *size))
     model = robust_model(model) if robust else load_model(model)
     k = model_key(model, key)

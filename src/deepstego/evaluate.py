@@ -34,7 +34,11 @@ def centre_square(path: Path, size: int) -> np.ndarray:
     return np.asarray(im.crop((left, top, left + size, top + size))).copy()
 
 
-def _stealth_label(stealth) -> dict | None:
+def _stealth_label(stealth, codec: bool) -> dict | None:
+    from .stealth import PAYLOAD, STEALTH_CODEC
+
+    if codec:
+        return {"codec": STEALTH_CODEC, "payload": PAYLOAD}
     dial = Stealth.of(stealth)
     return None if dial is None else {"energy": dial.energy, "stats": dial.stats}
 
@@ -44,18 +48,22 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
              stealth: bool | float | Stealth = False) -> dict:
     """Pair photo i (cover) with photo i+1 (secret), cyclically; return per-pair and mean metrics. A keyed model
     hides and reveals with ``key``, by default a fixed measurement key (``Key.for_seed(0)``); ``stealth`` as for
-    :func:`~deepstego.core.hide`."""
+    :func:`~deepstego.core.hide` (``stealth=True`` with no model: the stealth image hider, under the same
+    measurement key)."""
     from .keys import Key
+    from .stealth import STEALTH_CODEC, uses_codec
 
     limits.count("--size", size, 16, limits.MAX_TRAIN_SIZE * 4)
-    net = load_model(model)
-    key = (key or Key.for_seed(0)) if net.keyed else key
+    codec = uses_codec(model, stealth)
+    net = None if codec else load_model(model)
+    key = (key or Key.for_seed(0)) if codec or net.keyed else key
     paths = images or eval_photos()
     if len(paths) < 2:
         raise DeepStegoError("evaluation needs at least 2 photos")
     photos = [centre_square(p, size) for p in paths]
-    refine = default_refine(net, stealth) if refine is None else refine
-    hide(photos[0], photos[1], model=net, key=key, precision=precision, backend=backend, refine=0)  # warm-up, untimed: oneDNN picks kernels
+    refine = 0 if codec else default_refine(net, stealth) if refine is None else refine
+    if not codec:  # warm-up, untimed: oneDNN picks kernels
+        hide(photos[0], photos[1], model=net, key=key, precision=precision, backend=backend, refine=0)
     rows, tiles, seconds = [], [], 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for i, cover in enumerate(photos):
@@ -67,7 +75,7 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
             seconds += time.perf_counter() - start
             Image.fromarray(stego).save(stego_png)
             stego = np.asarray(Image.open(stego_png).convert("RGB"))
-            revealed = reveal(stego_png, model=net, key=key, precision=precision, backend=backend)
+            revealed = reveal(stego_png, model=net, key=key, precision=precision, backend=backend, stealth=codec)
             revealed = np.asarray(revealed)
             c, s = image_metrics(cover, stego), image_metrics(secret, revealed)
             rows.append({"cover": paths[i].name, "secret": paths[(i + 1) % len(paths)].name,
@@ -76,9 +84,10 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
     keys = [k for k in rows[0] if k.startswith(("cover_", "secret_"))]
     mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
     minimum = {k: float(np.min([r[k] for r in rows])) for k in keys if k.endswith("ssim")}
-    result = {"model": _model_label(model, net), "size": size, "precision": resolve_precision(precision),
-              "backend": runner(net, backend, precision).name,
-              "refine": refine, "stealth": _stealth_label(stealth), "hide_seconds_per_pair": seconds / len(rows), "pairs": len(rows),
+    result = {"model": STEALTH_CODEC if codec else _model_label(model, net), "size": size,
+              "precision": "-" if codec else resolve_precision(precision),
+              "backend": "-" if codec else runner(net, backend, precision).name,
+              "refine": refine, "stealth": _stealth_label(stealth, codec), "hide_seconds_per_pair": seconds / len(rows), "pairs": len(rows),
               "mean": mean, "min": minimum, "per_pair": rows}
     if grid:
         t = [torch.from_numpy(np.stack([row[j] for row in tiles])).permute(0, 3, 1, 2).float() / 255 for j in range(4)]

@@ -8,18 +8,27 @@
   reciprocal, spread by a wide mean. Smooth regions cost much, textured ones little. Weighting the cover loss by
   it (``train --adaptive-cover``) lets the residual live where the cover is busy, as adaptive steganography does.
 - :func:`capped`: the stealth dial's energy cap, the residual scaled down to a share of the network's RMS.
+- :func:`hide_image` / :func:`reveal_image`: the stealth image hider (:data:`STEALTH_CODEC`, what ``hide
+  --stealth`` uses unless ``--model`` names a network): the secret as a sealed AVIF of :data:`PAYLOAD` bits per
+  colour value of the cover, written by ±1 changes where HILL's cost per colour plane is lowest, through
+  syndrome-trellis codes (:mod:`deepstego.stc`) — adaptive steganography's classical design, which changes far fewer
+  values, by one level each, than a network that carries a whole image.
 
 What each buys against detectors trained afresh is measured in docs/steganalysis.md.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import limits
+from . import limits, payload, stc
+from .errors import DeepStegoError
 
 STEALTH_ENERGY = 0.7  # --stealth: the residual's RMS capped at this share of the network's
 STEALTH_STATS = 0.3  # --stealth: weight of the residual-statistics penalty in the refinement
@@ -109,3 +118,95 @@ def rms(residual: torch.Tensor) -> torch.Tensor:
 def capped(residual: torch.Tensor, cap: torch.Tensor) -> torch.Tensor:
     """``residual`` scaled down (per image) to RMS ``cap`` where it is above it."""
     return residual * (cap / rms(residual).clamp(min=1e-12)).clamp(max=1.0)
+
+
+# ---- the stealth image hider: a compressed secret in the least significant bits where the cover is busy -----------
+
+STEALTH_CODEC = "avif-stc"
+#: bits of sealed payload per colour value of the cover; part of the format (the reveal rebuilds the layout from
+#: the stego's size and this share). Chosen by measurement: docs/steganalysis.md
+PAYLOAD = 0.15
+MAX_PIXELS = 1920 * 1080  # the trellis keeps 16 bytes per colour value: 100 MB at this size
+MIN_BYTES = 64  # fewer bytes of AVIF than any secret decodes to something recognisable from
+_KB = np.array([[-1.0, 2, -1], [2, -4, 2], [-1, 2, -1]])
+
+
+def uses_codec(model, stealth) -> bool:
+    """Whether a hide or reveal with ``stealth`` and ``model`` means the stealth image hider: ``stealth`` True (not a
+    dial's energy or :class:`Stealth`) and no network named."""
+    return stealth is True and (model is None or model == STEALTH_CODEC)
+
+
+def hill_costs(image: np.ndarray) -> np.ndarray:
+    """H×W×3 uint8 → H×W×3 HILL cost of a ±1 change of each colour value (Li et al. 2014, on each colour plane: the
+    KB high-pass residual's magnitude, its 3×3 mean, the reciprocal, its 15×15 mean)."""
+    from scipy import ndimage
+
+    out = np.empty(image.shape, np.float64)
+    for c in range(image.shape[2]):
+        r = np.abs(ndimage.convolve(image[..., c].astype(np.float64), _KB, mode="reflect"))
+        out[..., c] = ndimage.uniform_filter(1 / (ndimage.uniform_filter(r, 3, mode="reflect") + 1e-3), 15,
+                                             mode="reflect")
+    return out
+
+
+def _layout(shape: tuple[int, ...]) -> stc.Layout:
+    n = int(np.prod(shape))
+    try:
+        return stc.Layout.of(n, int(PAYLOAD * n))
+    except ValueError:
+        raise DeepStegoError(f"a {shape[1]}×{shape[0]} cover is too small for a stealth hide") from None
+
+
+def _order(key, n: int) -> np.ndarray:
+    """The key's order of the cover's colour values: the trellis runs along it."""
+    seed = (key or payload.PUBLIC).derive(b"stealth|order") + n.to_bytes(8, "big")
+    return np.random.default_rng(list(hashlib.sha256(seed).digest())).permutation(n)
+
+
+def capacity(shape: tuple[int, ...]) -> int:
+    """Bytes of secret (AVIF) a stealth hide puts in a cover of ``shape`` (H×W×3)."""
+    return _layout(shape).bits // 8 - payload.OVERHEAD
+
+
+def hide_image(cover: np.ndarray, secret: np.ndarray, key=None) -> np.ndarray:
+    """Hide ``secret`` (H×W×3 uint8, the cover's size) in ``cover``; returns the stego (uint8), to be saved
+    losslessly. The secret becomes the best AVIF of :func:`capacity` bytes, sealed under ``key``
+    (:func:`deepstego.payload.seal`: without a key, whitened with a public constant), and its bits are the
+    syndrome of the least significant bits of the cover's colour values taken in the key's order: the trellis
+    changes those whose HILL cost is lowest, each by +1 or −1 at random (away from 0 and 255)."""
+    h, w = cover.shape[:2]
+    if h * w > MAX_PIXELS:
+        raise DeepStegoError(f"a stealth hide takes covers up to {MAX_PIXELS / 1e6:.1f} megapixels (1920×1080); "
+                             f"this one is {w}×{h}: scale it down first")
+    layout = _layout(cover.shape)
+    room = layout.bits // 8 - payload.OVERHEAD
+    if room < MIN_BYTES:
+        raise DeepStegoError(f"a {w}×{h} cover is too small for a stealth hide (room for {max(room, 0)} bytes); use "
+                             "a larger cover")
+    data = payload.compress(secret, room)
+    message = np.unpackbits(np.frombuffer(payload.seal(data, layout.bits // 8, key), np.uint8))
+    flat = cover.reshape(-1)
+    order = _order(key, flat.size)
+    values = flat[order]
+    bits = stc.embed(values & 1, hill_costs(cover).reshape(-1)[order], message, layout)
+    changed = bits != (values & 1)
+    step = np.where(np.random.default_rng(secrets.randbits(64)).random(flat.size) < 0.5, -1, 1)
+    step = np.where(values == 0, 1, np.where(values == 255, -1, step))
+    out = flat.copy()
+    out[order[changed]] = (values[changed].astype(np.int16) + step[changed]).astype(np.uint8)
+    return out.reshape(cover.shape)
+
+
+def reveal_image(stego: np.ndarray, key=None) -> np.ndarray:
+    """The secret a stealth hide put in ``stego`` under ``key``, at the stego's size; DeepStegoError when none is
+    there (another key, another hider, or a changed file: the payload's tag does not match)."""
+    h, w = stego.shape[:2]
+    layout = _layout(stego.shape)
+    flat = stego.reshape(-1)
+    bits = stc.extract(flat[_order(key, flat.size)] & 1, layout)
+    data = payload.open_frame(np.packbits(bits).tobytes(), key)
+    if data is None:
+        raise DeepStegoError("no stealth-hidden secret here under this key (a wrong key, a stego of another kind, or a "
+                             "file changed since it was hidden: a stealth stego must stay lossless)")
+    return payload.decompress(data, (w, h))

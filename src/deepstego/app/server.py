@@ -25,7 +25,7 @@ from ..images import fit_letterbox, load_rgb, save_png, to_tensor
 from ..metrics import image_metrics
 from ..models.weights import read_meta, shipped_weights
 from ..robust import JPEG_QUALITY, save_stego
-from ..stealth import STEALTH_ENERGY, STEALTH_STEPS
+from ..stealth import capacity
 from ..report import comparison_grid
 from ..video.io import is_video_path, probe
 
@@ -141,23 +141,25 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
             fitted = fit_letterbox(load_rgb(secret_p, name="the secret", strict=False), cover.shape[1],
                                    cover.shape[0])
             if robust and stealth:
-                raise DeepStegoError("Stealth applies to lossless network hides, not to a robust image.")
+                raise DeepStegoError("A stego is either robust or stealth: tick one of them.")
+            model = None
             if robust:  # the robust image hider: no model, no refinement; a JPEG download
                 note = f"  \nRobust: a JPEG at quality {JPEG_QUALITY} that survives a re-save at that quality."
                 stego = hide(cover, fitted, key=k, robust=True)
                 out = save_stego(stego, d / "stego.jpg")
             else:
-                model = load_model(model_name or None)
-                steps, note = _refine_steps(refine, model, cover, limits)
-                if stealth and model.trainable:
-                    steps = max(steps, min(STEALTH_STEPS, limits.max_refine_steps)) if steps else 0
-                    note = (f"  \nStealth: the residual capped at {STEALTH_ENERGY:g} of the network's RMS, "
-                            f"{steps} refinement steps.")
-                stego = hide(cover, fitted, model=model, key=k, refine=steps, stealth=stealth)
+                if stealth:  # the stealth image hider: no model, no refinement
+                    note = (f"  \nStealth: the secret as a {capacity(cover.shape)}-byte AVIF in ±1 changes where "
+                            f"the cover is busy; reveal it with Stealth ticked.")
+                    stego = hide(cover, fitted, key=k, stealth=True)
+                else:
+                    model = load_model(model_name or None)
+                    steps, note = _refine_steps(refine, model, cover, limits)
+                    stego = hide(cover, fitted, model=model, key=k, refine=steps)
                 out = d / "stego.png"
                 save_png(stego, out)
             stego_back = np.asarray(Image.open(out).convert("RGB"))  # reveal what the download holds
-            revealed = reveal(stego_back, model=None if robust else model, key=k, robust=robust)
+            revealed = reveal(stego_back, model=model, key=k, robust=robust, stealth=stealth)
         except DeepStegoError as exc:
             raise _fail(exc) from None
         cm, sm = image_metrics(cover, stego_back), image_metrics(fitted, revealed)
@@ -211,7 +213,7 @@ def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Li
 
 
 def reveal_file(stego_file, model_name, work: Workspace, limits: Limits, key: str | None = None,
-                robust: bool = False):
+                robust: bool = False, stealth: bool = False):
     from ..video import reveal_video
 
     path = _upload_path(stego_file, "a stego image or video")
@@ -220,11 +222,14 @@ def reveal_file(stego_file, model_name, work: Workspace, limits: Limits, key: st
         try:
             k = _key(key)
             if is_video_path(path):
+                if stealth:
+                    raise DeepStegoError("Stealth reads stealth stego images; videos have no stealth mode yet.")
                 out = reveal_video(path, d / "revealed.mp4", model=None if robust else model_name or None, key=k,
                                    robust=robust)
                 yield gr.update(value=None, visible=False), gr.update(value=str(out.path), visible=True)
                 return
-            revealed = reveal(path, model=None if robust else model_name or None, key=k, robust=robust)
+            revealed = reveal(path, model=None if robust or stealth else model_name or None, key=k, robust=robust,
+                              stealth=stealth)
         except DeepStegoError as exc:
             raise _fail(exc) from None
         yield gr.update(value=np.asarray(revealed), visible=True), gr.update(value=None, visible=False)
@@ -254,6 +259,12 @@ def _robust_field(elem_id: str):
                        elem_id=elem_id)
 
 
+def _stealth_field(elem_id: str):
+    return gr.Checkbox(label="Stealth image: far harder for steganalysers, with a coarser secret (a compressed AVIF "
+                             "in a few ±1 changes; the model and refinement do not apply; with a key, only that key "
+                             "reveals it)", value=False, elem_id=elem_id)
+
+
 def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
     """Build the Blocks app (does not start it)."""
     if gr is None:
@@ -274,8 +285,7 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
                                      "only)", elem_id="img-refine")
             ikey = _key_field("img-key")
             irobust = _robust_field("img-robust")
-            istealth = gr.Checkbox(label="Stealth: a fainter residual, harder for steganalysers, at a cost in secret "
-                                         "quality (networks only)", value=False, elem_id="img-stealth")
+            istealth = _stealth_field("img-stealth")
             go = gr.Button("Hide", variant="primary", elem_id="img-hide")
             with gr.Row():
                 stego_img = gr.Image(label="Stego", format="png", interactive=False, elem_id="img-stego")
@@ -321,13 +331,14 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
             rfile = gr.File(label="Stego image (PNG, or JPEG when robust) or video", elem_id="rev-file")
             rkey = _key_field("rev-key")
             rrobust = _robust_field("rev-robust")
+            rstealth = _stealth_field("rev-stealth")
             rgo = gr.Button("Reveal", variant="primary", elem_id="rev-go")
             rimg = gr.Image(label="Revealed secret", format="png", interactive=False, elem_id="rev-image")
             rvid = gr.Video(label="Revealed secret video", interactive=False, visible=False, elem_id="rev-video")
-            def run_reveal(f, m, k, rb):
-                yield from reveal_file(f, m, work, limits, k, rb)
+            def run_reveal(f, m, k, rb, st):
+                yield from reveal_file(f, m, work, limits, k, rb, st)
 
-            rgo.click(run_reveal, [rfile, model, rkey, rrobust], [rimg, rvid], api_name="reveal")
+            rgo.click(run_reveal, [rfile, model, rkey, rrobust, rstealth], [rimg, rvid], api_name="reveal")
         with gr.Accordion("About", open=False):
             gr.Markdown(about_text())
     # two cores: one job at a time uses both; others wait in the queue

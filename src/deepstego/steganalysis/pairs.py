@@ -13,7 +13,8 @@ refinement) — ``deepstego hide --stealth`` is ``+stealth:0.7+stats:0.3`` — o
 LSB replacement of a random message at RATE bits per pixel and channel (the classical setting, e.g.
 ``lsb-random:0.5``), or ``avif-qim``: the robust image hider (each stego under its own key, as many users would
 make it). Its users share JPEGs, so with it every example, clean or stego, is what a Pillow JPEG at quality 90
-decodes to: a detector must tell the hider from the JPEG, not the JPEG from a PNG.
+decodes to: a detector must tell the hider from the JPEG, not the JPEG from a PNG. ``avif-stc`` is the stealth
+image hider (``hide --stealth``), each stego under its own key as well.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .classical import lsb_embed
 
 RANDOM_LSB = "lsb-random:"
 ROBUST_CODEC = "avif-qim"  # deepstego.robust.ROBUST_CODEC (imported lazily: the robust hider pulls in the codecs)
+STEALTH_CODEC = "avif-stc"  # deepstego.stealth.STEALTH_CODEC
 REFINED = "+refine:"
 STEALTH = "+stealth:"
 STATS = "+stats:"
@@ -99,6 +101,11 @@ def make_stego(hider: str, covers: torch.Tensor, secrets: torch.Tensor, seed: in
 
     if hider == ROBUST_CODEC:
         return _robust_stego(covers, secrets, seed)
+    if hider == STEALTH_CODEC:
+        from ..stealth import hide_image
+
+        return torch.cat([to_tensor(hide_image(to_uint8(c), to_uint8(s), key=Key.for_seed(seed * 100_000 + i)))
+                          for i, (c, s) in enumerate(zip(covers, secrets))])
 
     h = hider_model(hider)
     model = load_model(h.name)
