@@ -128,9 +128,11 @@ def test_refine_needs_a_network(tmp_path, cover):
 
 
 def test_stealth_needs_a_lossless_network_hide(tmp_path, cover):
+    """A network's stealth dial needs a trainable network named with --model; no stealth hide is robust."""
     out = tmp_path / "stego.png"
     for args, contains in ((("--model", "lsb", "--stealth"), "stealth off"),
-                           (("--stealth", "--stealth-energy", "1.5"), "at most 1"),
+                           (("--model", "dsnet-v2", "--stealth", "--stealth-energy", "1.5"), "at most 1"),
+                           (("--stealth", "--stealth-energy", "0.5"), "name the network with --model"),
                            (("--stealth-energy", "0.5"), "give --stealth too"),
                            (("--stealth", "--robust"), "not to robust mode")):
         _assert_clean_failure(run_cli("hide", cover, cover, "-o", out, *args), out, contains=contains)

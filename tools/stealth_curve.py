@@ -111,7 +111,7 @@ def plot(rows: list[dict], methods: list[str], path: Path) -> None:
     ax.axvline(0.85, color="tab:red", lw=0.6, ls=":")
     ax.set_xlabel("secret SSIM (evaluation photos, 256 px, from saved PNGs)")
     ax.set_ylabel("detector AUC (evaluation photos, 128-px crops)")
-    ax.set_ylim(min(0.45, *(r[m + "_auc"] - 0.05 for r in rows for m in methods if m + "_auc" in r)), 1.02)
+    ax.set_ylim(min([0.45, *(r[m + "_auc"] - 0.05 for r in rows for m in methods if m + "_auc" in r)]), 1.02)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path)

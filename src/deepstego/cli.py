@@ -129,6 +129,9 @@ def _stealth_args(p: argparse.ArgumentParser) -> None:
 def _stealth(a) -> bool | float:
     if a.stealth_energy is not None and not a.stealth:
         raise DeepStegoError("--stealth-energy sets the cap of --stealth: give --stealth too")
+    if a.stealth_energy is not None and a.model is None:
+        raise DeepStegoError("--stealth-energy sets a network's stealth dial: name the network with --model (--stealth "
+                             "alone is the stealth image hider)")
     return a.stealth_energy if a.stealth and a.stealth_energy is not None else a.stealth
 
 

@@ -55,6 +55,8 @@ def evaluate(model=None, *, images: list[Path] | None = None, size: int = 256, p
 
     limits.count("--size", size, 16, limits.MAX_TRAIN_SIZE * 4)
     codec = uses_codec(model, stealth)
+    if codec and refine:
+        raise DeepStegoError("refinement applies to network hides; the stealth image hider takes none")
     net = None if codec else load_model(model)
     key = (key or Key.for_seed(0)) if codec or net.keyed else key
     paths = images or eval_photos()

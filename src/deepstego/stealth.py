@@ -3,7 +3,8 @@
 - :func:`residual_statistics`: what the rich-model steganalyser (``detect --method srm``) counts, made
   differentiable: co-occurrences of neighbouring quantised, truncated high-pass residuals of the luma (SRM's
   features, on soft bins). :func:`residual_statistics_penalty`, the L1 distance between a stego's and its cover's,
-  is paid by ``--stealth`` hides in their refinement and, with ``--residual-stats-weight``, by training.
+  is paid by a network's stealth dial (``--stealth --model NAME``) in its refinement and, with
+  ``--residual-stats-weight``, by training.
 - :func:`hill_cost`: HILL's embedding cost (Li et al. 2014): a high-pass residual, its local mean magnitude, its
   reciprocal, spread by a wide mean. Smooth regions cost much, textured ones little. Weighting the cover loss by
   it (``train --adaptive-cover``) lets the residual live where the cover is busy, as adaptive steganography does.
@@ -30,8 +31,8 @@ import torch.nn.functional as F
 from . import limits, payload, stc
 from .errors import DeepStegoError
 
-STEALTH_ENERGY = 0.7  # --stealth: the residual's RMS capped at this share of the network's
-STEALTH_STATS = 0.3  # --stealth: weight of the residual-statistics penalty in the refinement
+STEALTH_ENERGY = 0.7  # a network's dial: the residual's RMS capped at this share of the network's
+STEALTH_STATS = 0.3  # a network's dial: weight of the residual-statistics penalty in the refinement
 STEALTH_STEPS = 30  # a capped residual needs more steps to find where the reveal network reads it best
 
 HILL_KERNEL = torch.tensor([[-1.0, 2, -1], [2, -4, 2], [-1, 2, -1]]) / 4  # KB high-pass
@@ -150,60 +151,73 @@ def hill_costs(image: np.ndarray) -> np.ndarray:
     return out
 
 
+def _planes(image: np.ndarray) -> np.ndarray:
+    """The colour values a stealth hide writes to: all three planes, or only the first of a grey image (R = G = B),
+    whose stego must stay grey (independent changes per plane would colour it)."""
+    grey = (image[..., 0] == image[..., 1]).all() and (image[..., 0] == image[..., 2]).all()
+    return image[..., :1] if grey else image
+
+
 def _layout(shape: tuple[int, ...]) -> stc.Layout:
     n = int(np.prod(shape))
     try:
         return stc.Layout.of(n, int(PAYLOAD * n))
     except ValueError:
-        raise DeepStegoError(f"a {shape[1]}×{shape[0]} cover is too small for a stealth hide") from None
+        raise DeepStegoError(f"a {shape[1]}×{shape[0]} image is too small to hold a stealth-hidden secret") from None
 
 
 def _order(key, n: int) -> np.ndarray:
     """The key's order of the cover's colour values: the trellis runs along it."""
     seed = (key or payload.PUBLIC).derive(b"stealth|order") + n.to_bytes(8, "big")
-    return np.random.default_rng(list(hashlib.sha256(seed).digest())).permutation(n)
+    return np.random.Generator(np.random.PCG64(list(hashlib.sha256(seed).digest()))).permutation(n)
 
 
-def capacity(shape: tuple[int, ...]) -> int:
-    """Bytes of secret (AVIF) a stealth hide puts in a cover of ``shape`` (H×W×3)."""
-    return _layout(shape).bits // 8 - payload.OVERHEAD
+def capacity(cover: np.ndarray) -> int:
+    """Bytes of secret (AVIF) at most that a stealth hide puts in ``cover`` (H×W×3 uint8)."""
+    return _layout(_planes(cover).shape).bits // 8 - payload.OVERHEAD
 
 
 def hide_image(cover: np.ndarray, secret: np.ndarray, key=None) -> np.ndarray:
     """Hide ``secret`` (H×W×3 uint8, the cover's size) in ``cover``; returns the stego (uint8), to be saved
-    losslessly. The secret becomes the best AVIF of :func:`capacity` bytes, sealed under ``key``
+    losslessly. The secret becomes the best AVIF of at most :func:`capacity` bytes, sealed under ``key``
     (:func:`deepstego.payload.seal`: without a key, whitened with a public constant), and its bits are the
-    syndrome of the least significant bits of the cover's colour values taken in the key's order: the trellis
-    changes those whose HILL cost is lowest, each by +1 or −1 at random (away from 0 and 255)."""
+    syndrome of the least significant bits of the cover's colour values (of one plane, for a grey cover) taken in
+    the key's order: the trellis changes those whose HILL cost is lowest, each by +1 or −1 at random (away from 0
+    and 255)."""
     h, w = cover.shape[:2]
     if h * w > MAX_PIXELS:
         raise DeepStegoError(f"a stealth hide takes covers up to {MAX_PIXELS / 1e6:.1f} megapixels (1920×1080); "
                              f"this one is {w}×{h}: scale it down first")
-    layout = _layout(cover.shape)
+    planes = _planes(cover)
+    layout = _layout(planes.shape)
     room = layout.bits // 8 - payload.OVERHEAD
+    too_small = f"a {w}×{h} cover is too small for a stealth hide (room for {max(room, 0)} bytes); use a larger cover"
     if room < MIN_BYTES:
-        raise DeepStegoError(f"a {w}×{h} cover is too small for a stealth hide (room for {max(room, 0)} bytes); use "
-                             "a larger cover")
-    data = payload.compress(secret, room)
+        raise DeepStegoError(too_small)
+    try:
+        data = payload.compress(secret, room)
+    except DeepStegoError:
+        raise DeepStegoError(too_small) from None
     message = np.unpackbits(np.frombuffer(payload.seal(data, layout.bits // 8, key), np.uint8))
-    flat = cover.reshape(-1)
+    flat = planes.reshape(-1)
     order = _order(key, flat.size)
     values = flat[order]
-    bits = stc.embed(values & 1, hill_costs(cover).reshape(-1)[order], message, layout)
+    bits = stc.embed(values & 1, hill_costs(planes).reshape(-1)[order], message, layout)
     changed = bits != (values & 1)
     step = np.where(np.random.default_rng(secrets.randbits(64)).random(flat.size) < 0.5, -1, 1)
     step = np.where(values == 0, 1, np.where(values == 255, -1, step))
     out = flat.copy()
     out[order[changed]] = (values[changed].astype(np.int16) + step[changed]).astype(np.uint8)
-    return out.reshape(cover.shape)
+    return np.ascontiguousarray(np.broadcast_to(out.reshape(planes.shape), cover.shape))
 
 
 def reveal_image(stego: np.ndarray, key=None) -> np.ndarray:
     """The secret a stealth hide put in ``stego`` under ``key``, at the stego's size; DeepStegoError when none is
     there (another key, another hider, or a changed file: the payload's tag does not match)."""
     h, w = stego.shape[:2]
-    layout = _layout(stego.shape)
-    flat = stego.reshape(-1)
+    planes = _planes(stego)
+    layout = _layout(planes.shape)
+    flat = planes.reshape(-1)
     bits = stc.extract(flat[_order(key, flat.size)] & 1, layout)
     data = payload.open_frame(np.packbits(bits).tobytes(), key)
     if data is None:

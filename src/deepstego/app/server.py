@@ -149,8 +149,8 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
                 out = save_stego(stego, d / "stego.jpg")
             else:
                 if stealth:  # the stealth image hider: no model, no refinement
-                    note = (f"  \nStealth: the secret as a {capacity(cover.shape)}-byte AVIF in ±1 changes where "
-                            f"the cover is busy; reveal it with Stealth ticked.")
+                    note = (f"  \nStealth: the secret as an AVIF of at most {capacity(cover)} bytes in ±1 changes "
+                            f"where the cover is busy; reveal it with Stealth ticked.")
                     stego = hide(cover, fitted, key=k, stealth=True)
                 else:
                     model = load_model(model_name or None)

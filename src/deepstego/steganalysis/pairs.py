@@ -9,7 +9,7 @@ what a saved PNG holds.
 A hider is a model name or weights path (see ``deepstego models``), optionally with ``+refine:STEPS`` (its stego
 refined for that many steps, as ``deepstego hide`` does by default: ``dsnet-v2+refine:50``) and ``+stealth:ENERGY``
 (the residual capped at that share of the network's) and ``+stats:WEIGHT`` (the residual-statistics penalty in the
-refinement) — ``deepstego hide --stealth`` is ``+stealth:0.7+stats:0.3`` — or ``lsb-random:RATE``:
+refinement) — ``deepstego hide --stealth --model NAME`` is ``+stealth:0.7+stats:0.3`` — or ``lsb-random:RATE``:
 LSB replacement of a random message at RATE bits per pixel and channel (the classical setting, e.g.
 ``lsb-random:0.5``), or ``avif-qim``: the robust image hider (each stego under its own key, as many users would
 make it). Its users share JPEGs, so with it every example, clean or stego, is what a Pillow JPEG at quality 90
@@ -58,7 +58,7 @@ class Hider:
 def hider_model(hider: str) -> Hider:
     """``NAME+refine:STEPS`` → Hider(NAME, STEPS); ``+stealth:ENERGY`` adds the stealth dial's cap and
     ``+stats:WEIGHT`` its residual-statistics penalty (each with :data:`~deepstego.stealth.STEALTH_STEPS` steps
-    unless ``+refine`` says otherwise); a plain name → Hider(it). ``hide --stealth`` is
+    unless ``+refine`` says otherwise); a plain name → Hider(it). ``hide --stealth --model NAME`` is
     ``+stealth:0.7+stats:0.3``."""
     name, options = hider, {}
     while True:
