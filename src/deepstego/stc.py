@@ -73,7 +73,8 @@ def embed(cover: np.ndarray, costs: np.ndarray, message: np.ndarray, layout: Lay
     cost[:, 0] = 0.0
     path = np.empty((mb * w, k, states // 8), np.uint8)  # each state's choice, packed: 16 bytes per cover bit
     half = 2 * np.arange(states // 2)
-    rows = np.arange(k)[:, None]
+    segment = np.arange(k)
+    rows = segment[:, None]
     for j in range(mb):
         for c in range(w):
             t = j * w + c
@@ -86,14 +87,14 @@ def embed(cover: np.ndarray, costs: np.ndarray, message: np.ndarray, layout: Lay
         shifted[:, :states // 2] = cost[rows, half[None, :] + msg[:, j:j + 1]]
         cost = shifted
     state = cost.argmin(1)
-    if not np.isfinite(cost[np.arange(k), state]).all():
+    if not np.isfinite(cost[segment, state]).all():
         raise ValueError("the message cannot be embedded without a forbidden change")
     y = np.empty((k, mb * w), np.uint8)
     for j in range(mb - 1, -1, -1):
         state = (state << 1) | msg[:, j]
         for c in range(w - 1, -1, -1):
             t = j * w + c
-            bit = (path[t, np.arange(k), state >> 3] >> (7 - (state & 7)).astype(np.uint8)) & 1
+            bit = (path[t, segment, state >> 3] >> (7 - (state & 7)).astype(np.uint8)) & 1
             y[:, t] = bit
             state = np.where(bit, state ^ cols[c], state)
     out = np.asarray(cover, np.uint8).copy()

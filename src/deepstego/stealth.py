@@ -204,10 +204,11 @@ def hide_image(cover: np.ndarray, secret: np.ndarray, key=None) -> np.ndarray:
     values = flat[order]
     bits = stc.embed(values & 1, hill_costs(planes).reshape(-1)[order], message, layout)
     changed = bits != (values & 1)
-    step = np.where(np.random.default_rng(secrets.randbits(64)).random(flat.size) < 0.5, -1, 1)
-    step = np.where(values == 0, 1, np.where(values == 255, -1, step))
+    old = values[changed].astype(np.int16)
+    step = np.random.default_rng(secrets.randbits(64)).choice(np.array([-1, 1], np.int16), old.size)
+    step = np.where(old == 0, 1, np.where(old == 255, -1, step))
     out = flat.copy()
-    out[order[changed]] = (values[changed].astype(np.int16) + step[changed]).astype(np.uint8)
+    out[order[changed]] = (old + step).astype(np.uint8)
     return np.ascontiguousarray(np.broadcast_to(out.reshape(planes.shape), cover.shape))
 
 

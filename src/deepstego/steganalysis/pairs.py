@@ -97,29 +97,33 @@ def make_stego(hider: str, covers: torch.Tensor, secrets: torch.Tensor, seed: in
         return torch.from_numpy(lsb_embed(u8, rate, seed)).float() / 255
     from ..core import hide_tensor, load_model
 
-    from ..keys import Key
-
     if hider == ROBUST_CODEC:
         return _robust_stego(covers, secrets, seed)
     if hider == STEALTH_CODEC:
         from ..stealth import hide_image
 
-        return torch.cat([to_tensor(hide_image(to_uint8(c), to_uint8(s), key=Key.for_seed(seed * 100_000 + i)))
+        return torch.cat([to_tensor(hide_image(to_uint8(c), to_uint8(s), key=example_key(seed, i)))
                           for i, (c, s) in enumerate(zip(covers, secrets))])
 
     h = hider_model(hider)
     model = load_model(h.name)
     # a keyed hider's stego under many keys, as many users would make it (the detector never learns one key)
-    key = (lambda i: Key.for_seed(seed * 100_000 + i)) if model.keyed else (lambda i: None)
+    key = (lambda i: example_key(seed, i)) if model.keyed else (lambda i: None)
     out = [hide_tensor(model, c, s, key=key(i), refine=h.refine, stealth=h.stealth)
            for i, (c, s) in enumerate(zip(covers.split(16), secrets.split(16)))]
     return torch.cat(out).clone()  # a normal tensor, usable in training outside inference mode
 
 
+def example_key(seed: int, i: int):
+    """The measurement key of stego example ``i`` of a keyed hider's set ``seed``: every example its own key."""
+    from ..keys import Key
+
+    return Key.for_seed(seed * 100_000 + i)
+
+
 def _robust_stego(covers: torch.Tensor, secrets: torch.Tensor, seed: int) -> torch.Tensor:
     """The robust hider's stego of each pair. A cover it refuses (too flat to carry anything) is replaced by the
     next one that carries, as a user would choose another cover: its stego exists only in covers with texture."""
-    from ..keys import Key
     from ..robust import hide_image
 
     cs, ss = [to_uint8(c) for c in covers], [to_uint8(s) for s in secrets]
@@ -127,7 +131,7 @@ def _robust_stego(covers: torch.Tensor, secrets: torch.Tensor, seed: int) -> tor
     for i, s in enumerate(ss):
         for j in range(len(cs)):
             try:
-                out.append(hide_image(cs[(i + j) % len(cs)], s, key=Key.for_seed(seed * 100_000 + i)))
+                out.append(hide_image(cs[(i + j) % len(cs)], s, key=example_key(seed, i)))
                 break
             except DeepStegoError:
                 continue
