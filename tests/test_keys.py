@@ -34,15 +34,41 @@ def test_key_derivation_is_deterministic_and_private(tmp_path):
     assert keys.Key.from_file(path) == a
 
 
-def test_mixing_is_orthogonal_and_keyed():
+@pytest.mark.parametrize("rounds", [1, 3])
+def test_mixing_is_orthogonal_and_keyed(rounds):
     x = torch.randn(2, 9, 16, 16)
-    s = keys.random_signs(2, 16, 16)
+    s = keys.random_signs(2, 16, 16, rounds=rounds)
+    assert s.shape[1] == 9 * (rounds + 1)
     y = keys.mix(x, s)
     assert torch.allclose(y.norm(dim=1), x.norm(dim=1), atol=1e-5)  # energy per position kept
     assert torch.allclose(keys.unmix(y, s), x, atol=1e-5)
-    wrong = keys.unmix(y, keys.random_signs(2, 16, 16))
+    wrong = keys.unmix(y, keys.random_signs(2, 16, 16, rounds=rounds))
     corr = float((wrong * x).sum() / (wrong.norm() * x.norm()))
     assert abs(corr) < 0.05
+    k = keys.Key.for_seed(3)  # more rounds extend a key's signs without changing the first ones
+    assert torch.equal(k.signs(8, 8, rounds=rounds)[:, :18], k.signs(8, 8))
+
+
+def test_sealed_code_energy_follows_the_cover_not_the_secret():
+    """A sealed keyed dsnet writes, at every carrier position, a code whose energy the cover alone sets: two
+    secrets in one cover under one key give the same residual energy per position, and differ in direction."""
+    from deepstego.models import create_model
+    from deepstego.models.dsnet import Carrier
+
+    model = create_model("dsnet", width=16, keyed=True, sealed=True, mix_rounds=3, predictor_blocks=1).eval()
+    cover = torch.from_numpy(square(skimage_photo("astronaut.png"), 64)).permute(2, 0, 1)[None].float() / 255
+    secrets_ = [torch.from_numpy(square(skimage_photo(name), 64)).permute(2, 0, 1)[None].float() / 255
+                for name in ("coffee.png", "chelsea.png")]
+    signs = model.key_signs(keys.Key.for_seed(1), 64, 64)
+    carrier = Carrier(2)
+    codes = []
+    with torch.no_grad():
+        for secret in secrets_:
+            residual = model.encode(cover, secret, signs) - cover
+            codes.append(carrier.analyse(torch.nn.functional.pixel_unshuffle(residual, 2))[:, 1:].flatten(1, 2))
+    a, b = codes
+    assert torch.allclose(a.norm(dim=1), b.norm(dim=1), rtol=1e-4, atol=1e-7)
+    assert float((a - b).norm()) > 0.1 * float(a.norm())
 
 
 def test_key_bad_inputs(tmp_path):

@@ -1,9 +1,10 @@
 """What someone without the key gets from a keyed model's stego: the attack figures of the README's security section.
 
-    python tools/key_attacks.py [MODEL] [--attacker-minutes 20] [--data data/photos]
-        → results/key_attacks.json, results/key_attacks.txt, docs/key_attacker_grid.png
+    python tools/key_attacks.py [MODEL] [--attacker-minutes 20] [--data data/photos] [--refine N] [--out PREFIX]
+        → results/key_attacks.json, results/key_attacks.txt, docs/key_attacker_grid.png (--grid)
 
-Twenty evaluation crops (256 px, cover i carries crop i+1) are hidden with one key, with the default refinement,
+Twenty evaluation crops (256 px, cover i carries crop i+1) are hidden with one key, with the default refinement
+(or --refine N),
 saved as PNG and read back. Then, over the twenty pairs (metrics.leakage: mean SSIM of each reveal to its own
 secret minus to the others, and how many reveals pick their own secret among the twenty):
 (a) the right key, and 20 random wrong keys;
@@ -32,7 +33,7 @@ from deepstego.core import default_refine
 from deepstego.data import PairSampler, PhotoBank, list_images
 from deepstego.data.evalset import eval_photos
 from deepstego.images import atomic_write, to_tensor
-from deepstego.keys import Key, random_signs
+from deepstego.keys import Key
 from deepstego.metrics import leakage, ssim, ssim_loss
 from deepstego.models import create_model
 from deepstego.models.blocks import quantize
@@ -72,7 +73,7 @@ def train_attacker(model, data: str, minutes: float, log) -> torch.nn.Module:
     while time.monotonic() - start < minutes * 60:
         cover, secret = sampler.sample(16)
         with torch.no_grad(), autocast("auto"):
-            signs = random_signs(len(cover), *model.key_grid(128, 128))
+            signs = model.random_signs(len(cover), 128, 128)
             stego = quantize(model.encode(cover, secret, signs).float(), "round")
         with autocast("auto"):
             revealed = attacker(stego).float()
@@ -94,6 +95,9 @@ def main(argv=None) -> None:
     p.add_argument("--attacker-minutes", type=float, default=20.0)
     p.add_argument("--data", default=str(ROOT / "data" / "photos"), help="the attacker's training photos")
     p.add_argument("--out", default=str(ROOT / "results" / "key_attacks"))
+    p.add_argument("--refine", type=int, default=None, help="refinement steps (default: the model's own; 0: the "
+                   "network pass alone)")
+    p.add_argument("--grid", default=str(ROOT / "docs" / "key_attacker_grid.png"), help="the attacker's grid")
     a = p.parse_args(argv)
     lines: list[str] = []
 
@@ -102,6 +106,7 @@ def main(argv=None) -> None:
         lines.append(text)
 
     model = deepstego.load_model(a.model)
+    refine = default_refine(model) if a.refine is None else a.refine
     crops = eval_crops(PAIRS + 1, SIZE)
     covers, secrets_ = crops[:PAIRS], crops[1:PAIRS + 1]
     key = Key.from_passphrase("the user's key: " + secrets.token_hex(8))
@@ -110,7 +115,7 @@ def main(argv=None) -> None:
         stegos = []
         for i, (c, s) in enumerate(zip(covers, secrets_)):
             path = Path(tmp) / f"{i}.png"
-            Image.fromarray(deepstego.hide(c, s, model=model, key=key)).save(path)
+            Image.fromarray(deepstego.hide(c, s, model=model, key=key, refine=refine)).save(path)
             stegos.append(np.asarray(Image.open(path).convert("RGB")))
     hide_s = (time.monotonic() - t0) / PAIRS
     C, S, ST = batch(covers), batch(secrets_), batch(stegos)
@@ -119,11 +124,11 @@ def main(argv=None) -> None:
         return batch([deepstego.reveal(st, **kw) for st in stegos])
 
     res = {"model": a.model, "pairs": PAIRS, "size": SIZE, "hide_seconds": round(hide_s, 2),
-           "refine": default_refine(model)}
+           "refine": refine}
     right = reveal_all(model=model, key=key)
     res["right_key"] = {**leakage(right, S), "cover_ssim": float(ssim(C, ST).mean()),
                         "secret_ssim": float(ssim(S, right).mean())}
-    log(f"{a.model}, {PAIRS} evaluation crops at {SIZE} px, default refinement ({res['refine']} steps, "
+    log(f"{a.model}, {PAIRS} evaluation crops at {SIZE} px, refinement {res['refine']} steps ("
         f"{hide_s:.1f} s per hide), through saved PNGs")
     log(f"(a) right key: cover SSIM {res['right_key']['cover_ssim']:.4f}, secret SSIM "
         f"{res['right_key']['secret_ssim']:.4f}; own − others {res['right_key']['excess']:+.4f}, "
@@ -172,7 +177,7 @@ def main(argv=None) -> None:
             f"SSIM to own {r['own']:.4f}")
         grid = Image.fromarray(comparison_grid(C[:8], S[:8], ST[:8], got[:8]))
         grid = grid.resize((grid.width // 2, grid.height // 2), Image.Resampling.LANCZOS)  # a page's width
-        atomic_write(ROOT / "docs" / "key_attacker_grid.png", lambda tmp: grid.save(tmp, "PNG"))
+        atomic_write(Path(a.grid), lambda tmp: grid.save(tmp, "PNG"))
     out = Path(a.out)
     atomic_write(out.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(res, indent=1) + "\n"))
     atomic_write(out.with_suffix(".txt"), lambda tmp: tmp.write_text("\n".join(lines) + "\n"))

@@ -141,7 +141,7 @@ def key_signs(model: StegoModel, key: Key | None, height: int, width: int) -> to
     if key is not None and not model.keyed:
         raise DeepStegoError(f"{_model_label(model)} is a keyless model and cannot use a key; leave the key out or "
                              f"choose a keyed model ({', '.join(keyed_models()) or 'none shipped'})")
-    return key.signs(*model.key_grid(height, width)) if key is not None else None
+    return model.key_signs(key, height, width) if key is not None else None
 
 
 def _model_label(model: StegoModel) -> str:

@@ -93,10 +93,11 @@ class Key:
         """32 bytes of key material for one purpose (``label``), independent of every other label's."""
         return hashlib.shake_256(self._material + b"|derive|" + label).digest(KEY_BYTES)
 
-    def signs(self, height: int, width: int) -> torch.Tensor:
-        """1×18×height×width float ±1: the two sign diagonals of :func:`mix` at every carrier position (a
-        function of the key and the carrier grid's size only)."""
-        return _signs(self._material, height, width).clone()
+    def signs(self, height: int, width: int, rounds: int = 1) -> torch.Tensor:
+        """1×(9·(rounds + 1))×height×width float ±1: the sign diagonals of :func:`mix` at every carrier position
+        (a function of the key and the carrier grid's size only; the first 18 channels are the same for any
+        ``rounds``)."""
+        return _signs(self._material, height, width, rounds).clone()
 
 
 @lru_cache(maxsize=8)
@@ -106,17 +107,19 @@ def _derive(data: bytes) -> bytes:
 
 
 @lru_cache(maxsize=4)
-def _signs(material: bytes, height: int, width: int) -> torch.Tensor:
-    n = 2 * BANDS * height * width
+def _signs(material: bytes, height: int, width: int, rounds: int) -> torch.Tensor:
+    n = (rounds + 1) * BANDS * height * width
     stream = hashlib.shake_256(material + f"|signs|{height}x{width}".encode()).digest(math.ceil(n / 8))
-    bits = np.unpackbits(np.frombuffer(stream, np.uint8))[:n].reshape(1, 2 * BANDS, height, width)
+    bits = np.unpackbits(np.frombuffer(stream, np.uint8))[:n].reshape(1, (rounds + 1) * BANDS, height, width)
     with torch.inference_mode(False):  # cached: usable later by refinement's autograd as well
         return torch.from_numpy(bits.astype(np.float32) * 2 - 1)
 
 
-def random_signs(n: int, height: int, width: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """n×18×height×width random ±1 signs: a fresh random key per example, for training and for attackers."""
-    bits = torch.randint(0, 2, (n, 2 * BANDS, height, width), generator=generator)
+def random_signs(n: int, height: int, width: int, generator: torch.Generator | None = None,
+                 rounds: int = 1) -> torch.Tensor:
+    """n×(9·(rounds + 1))×height×width random ±1 signs: a fresh random key per example, for training and for
+    attackers."""
+    bits = torch.randint(0, 2, (n, (rounds + 1) * BANDS, height, width), generator=generator)
     return bits.float() * 2 - 1
 
 
@@ -156,12 +159,21 @@ def _mixing_matrix() -> torch.Tensor:
 
 
 def mix(bands: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
-    """``T·b`` at every position: N×9×h×w sub-bands, N(or 1)×18×h×w signs → N×9×h×w (an orthogonal map)."""
+    """``T·b`` at every position: N×9×h×w sub-bands, N(or 1)×9(r + 1)×h×w signs → N×9×h×w, where
+    ``T = D_r·M·…·D_1·M·D_0`` (an orthogonal map; r = 1: ``D2·M·D1``; more rounds bring the map at each position
+    nearer a uniformly random rotation)."""
     m = _mixing_matrix().to(bands.device)
-    return signs[:, BANDS:] * torch.einsum("ij,njhw->nihw", m, signs[:, :BANDS] * bands)
+    x = signs[:, :BANDS] * bands
+    for r in range(1, signs.shape[1] // BANDS):
+        x = signs[:, r * BANDS:(r + 1) * BANDS] * torch.einsum("ij,njhw->nihw", m, x)
+    return x
 
 
 def unmix(bands: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
     """``Tᵀ·a``, the inverse of :func:`mix` with the same signs."""
     m = _mixing_matrix().to(bands.device)
-    return signs[:, :BANDS] * torch.einsum("ji,njhw->nihw", m, signs[:, BANDS:] * bands)
+    rounds = signs.shape[1] // BANDS - 1
+    x = signs[:, rounds * BANDS:] * bands
+    for r in range(rounds - 1, -1, -1):
+        x = signs[:, r * BANDS:(r + 1) * BANDS] * torch.einsum("ji,njhw->nihw", m, x)
+    return x

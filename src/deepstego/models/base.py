@@ -35,8 +35,10 @@ class StegoModel(nn.Module):
     receptive_radius: int = 16
     #: standard deviation of Gaussian noise added to the stego before the reveal network while training.
     train_noise: float = 0.0
-    #: keyed models take the key's signs (:mod:`deepstego.keys`, 18 per carrier position) in encode and decode.
+    #: keyed models take the key's signs (:mod:`deepstego.keys`, 9·(key_rounds + 1) per carrier position) in encode
+    #: and decode.
     keyed: bool = False
+    key_rounds: int = 1
 
     def __init__(self, config):
         super().__init__()
@@ -53,14 +55,22 @@ class StegoModel(nn.Module):
         m = max(1, self.multiple)
         return -(-height // m), -(-width // m)
 
+    def key_signs(self, key, height: int, width: int) -> torch.Tensor:
+        """The signs ``key`` (a :class:`deepstego.keys.Key`) gives this model for an input of height×width pixels."""
+        return key.signs(*self.key_grid(height, width), rounds=self.key_rounds)
+
+    def random_signs(self, n: int, height: int, width: int) -> torch.Tensor:
+        """Signs of n fresh random keys, one per example (training, attackers)."""
+        from ..keys import random_signs
+
+        return random_signs(n, *self.key_grid(height, width), rounds=self.key_rounds)
+
     def forward(self, cover: torch.Tensor, secret: torch.Tensor, *, quant: str = "round",
                 signs: torch.Tensor | None = None, channel=None) -> StegoOutput:
         """Training pass; a keyed model without ``signs`` gets a fresh random key per example; ``channel`` (a
         callable such as :class:`deepstego.channel.Channel`) stands between the stored stego and the reveal."""
         if self.keyed and signs is None:
-            from ..keys import random_signs
-
-            signs = random_signs(len(cover), *self.key_grid(*cover.shape[-2:])).to(cover.device)
+            signs = self.random_signs(len(cover), *cover.shape[-2:]).to(cover.device)
         key = (signs,) if self.keyed else ()  # keyless architectures take no signs
         stego = quantize(self.encode(cover, secret, *key), quant)
         seen = stego if channel is None else channel(stego)

@@ -10,6 +10,7 @@ of the cover, finer than bf16 can hold once mixed with it.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import torch
@@ -41,6 +42,13 @@ class DSNetConfig:
     # the reveal network unmixes the stego minus that prediction (the code plus the prediction's error) instead of
     # the code plus the whole scrambled cover (0: no predictor)
     predictor_blocks: int = 0
+    # keyed only, "sealed" code: the hide network sees the plain cover (not the key's view of it), its code is
+    # scaled to one energy per position that a cover-only gain network sets, and then mixed by the key; the reveal
+    # network also sees the plain stego. Under a key that is a random rotation at every position (mix_rounds ≥ 3),
+    # the stego then depends on the secret only through what the key scrambles: nothing leaks by construction
+    sealed: bool = False
+    # rounds of signs and DCT in the key's map (deepstego.keys.mix); 1: D2·M·D1
+    mix_rounds: int = 1
 
 
 def haar_matrix(factor: int) -> torch.Tensor:
@@ -82,10 +90,32 @@ class Prep(nn.Module):
         return self.body(self.act(self.inp(F.pixel_unshuffle(secret - 0.5, self.factor))))
 
 
+class Gain(nn.Module):
+    """Cover-only energy of the sealed code at every carrier position (RMS per sub-band channel, > 0)."""
+
+    def __init__(self, c: DSNetConfig, start: float = 2 / 255):
+        super().__init__()
+        self.inp = nn.Conv2d(3 * c.factor**2, 16, 3, padding=1)
+        self.out = nn.Conv2d(16, 1, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.constant_(self.out.bias, math.log(math.expm1(start)))  # softplus⁻¹: starts at ``start``
+
+    def forward(self, unshuffled: torch.Tensor) -> torch.Tensor:
+        return F.softplus(self.out(F.relu(self.inp(unshuffled))).float())
+
+
+def sealed_code(code: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """``code`` scaled to RMS ``gain`` over its channels at every position: its energy then carries nothing of the
+    secret."""
+    return code * (gain * torch.rsqrt(code.pow(2).mean(1, keepdim=True) + 1e-8))
+
+
 class Hide(nn.Module):
     def __init__(self, c: DSNetConfig):
         super().__init__()
         self.factor = c.factor
+        self.sealed = c.keyed and c.sealed
+        self.gain = Gain(c) if self.sealed else None
         self.inp = nn.Conv2d(3 * c.factor**2 + c.width, c.width, 3, padding=1)
         self.act = make_activation(c.activation)
         self.body = nn.Sequential(*[ResBlock(c.width, c.activation) for _ in range(c.hide_blocks)])
@@ -96,14 +126,15 @@ class Hide(nn.Module):
 
     def forward(self, cover: torch.Tensor, prepared: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
         x = F.pixel_unshuffle(cover - 0.5, self.factor)
-        if signs is not None:  # the cover's sub-bands as the reveal network will see them under this key
+        gain = self.gain(x) if signs is not None and self.sealed else None
+        if signs is not None and not self.sealed:  # the cover's sub-bands as the reveal network will see them
             x = keyed_view(self.carrier, x, signs).to(cover.dtype)
         x = torch.cat([x, prepared.to(cover.dtype)], dim=1)
         delta = self.out(self.body(self.act(self.inp(x)))).float()
         if self.high:
             n, _, h, w = delta.shape
             if signs is not None:
-                delta = keys.mix(delta, signs)
+                delta = keys.mix(delta if gain is None else sealed_code(delta, gain), signs)
             bands = torch.cat([delta.new_zeros(n, 1, 3, h, w), delta.view(n, -1, 3, h, w)], dim=1)
             delta = self.carrier.synthesise(bands)
         return cover + F.pixel_shuffle(delta, self.factor)
@@ -141,7 +172,9 @@ class Reveal(nn.Module):
         self.high = c.carrier == "high"
         self.carrier = Carrier(c.factor) if self.high else None
         self.predictor = CoverPredictor(c) if c.keyed and c.predictor_blocks else None
-        self.inp = nn.Conv2d(3 * (c.factor**2 - 1) if self.high else 3 * c.factor**2, c.width, 3, padding=1)
+        self.context = c.keyed and c.sealed  # the plain stego beside the unmixed code
+        bands = 3 * (c.factor**2 - 1) if self.high else 3 * c.factor**2
+        self.inp = nn.Conv2d(bands + 3 * c.factor**2 * self.context, c.width, 3, padding=1)
         self.act = make_activation(c.activation)
         self.body = nn.Sequential(*[ResBlock(c.width, c.activation) for _ in range(c.reveal_blocks)])
         self.out = nn.Conv2d(c.width, 3 * c.factor**2, 3, padding=1)
@@ -155,7 +188,7 @@ class Reveal(nn.Module):
                 high = self.carrier.analyse(x)[:, 1:].flatten(1, 2)
                 if signs is not None:
                     high = keys.unmix(high if predicted is None else high - predicted, signs)
-                x = high
+                x = torch.cat([high, x], dim=1) if self.context and signs is not None else high
             x = self.inp(x)
         y = self.out(self.body(self.act(x)))
         return F.pixel_shuffle(y.float(), self.factor) + 0.5
@@ -173,7 +206,10 @@ class DSNet(StegoModel):
             raise ValueError("a high-pass carrier needs factor >= 2")
         if config.keyed and (config.carrier != "high" or config.factor != 2):
             raise ValueError("a keyed dsnet needs the high-pass carrier at factor 2")
+        if config.mix_rounds < 1:
+            raise ValueError("mix_rounds must be 1 or more")
         self.keyed = config.keyed
+        self.key_rounds = config.mix_rounds
         self.multiple = config.factor
         # each 3×3 conv at 1/factor resolution widens the view by factor pixels per side
         n_convs = 2 + 2 * (config.hide_blocks + config.reveal_blocks + config.prep_blocks) + 2

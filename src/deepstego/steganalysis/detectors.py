@@ -172,7 +172,7 @@ class RevealDetector(Detector):
         if self.hider.keyed:  # the analyst does not know the key: the reveal under a key of their own
             from ..keys import Key
 
-            key = (Key.for_seed(0).signs(*self.hider.key_grid(h, w)),)
+            key = (self.hider.key_signs(Key.for_seed(0), h, w),)
         revealed = self.hider.decode(x, *key).float().clamp(0, 1)
         return torch.cat([revealed, x], 1)
 

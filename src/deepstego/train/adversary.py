@@ -64,9 +64,7 @@ class Adversary(nn.Module):
 def wrong_key_penalty(model, stego: torch.Tensor, secret: torch.Tensor, autocast) -> torch.Tensor:
     """The hider's cost of what its own reveal network reads under a wrong (fresh random) key: the excess
     similarity of those reveals to their secrets, zero when they carry nothing of them."""
-    from ..keys import random_signs
-
-    wrong = random_signs(len(stego), *model.key_grid(*stego.shape[-2:])).to(stego.device)
+    wrong = model.random_signs(len(stego), *stego.shape[-2:]).to(stego.device)
     with autocast():
         guess = model.decode(stego, wrong).float()
     return torch.relu(excess_similarity(guess.clamp(0, 1), secret))
