@@ -132,8 +132,12 @@ def temp_beside(path: Path) -> Path:
     """A new hidden temporary file in ``path``'s folder, with the permissions a plain open() would give (the
     umask's), since it becomes the output by a rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent or ".")
-    os.close(fd)
-    os.chmod(tmp, _umask_mode())  # mkstemp creates 0600
+    try:
+        os.close(fd)
+        os.chmod(tmp, _umask_mode())  # mkstemp creates 0600
+    except BaseException:  # an interruption here must not leave the file behind
+        os.unlink(tmp)
+        raise
     return Path(tmp)
 
 
