@@ -178,7 +178,23 @@ class VideoWriter:
         self.spec = spec
         self.tmp = temp_beside(self.path)
         try:  # an interruption while the file is set up (before any with-block holds it) removes it too
-            self._open(spec, width, height, rate, rotation, audio_from, metadata, options)
+            self.even = spec.pix_fmt == "yuv420p"
+            if self.even:  # 4:2:0 chroma needs even sizes; pad by one edge pixel
+                width, height = width + width % 2, height + height % 2
+            self.size = (width, height)
+            self.container = av.open(str(self.tmp), "w", format=_format_for(self.path))
+            self.stream = self.container.add_stream(spec.name, rate=rate, options={**dict(spec.options), **(options or {})})
+            self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, spec.pix_fmt
+            # frame timestamps in 1/1000 s follow the cover's timing (variable frame rates included); the muxer may
+            # change the stream's own time base when it writes the header, so keep ours
+            self.time_base = Fraction(1, 1000)
+            self.stream.time_base = self.time_base
+            self.stream.codec_context.time_base = self.time_base
+            if rotation:  # frames written as stored, shown turned (a robust stego keeps its cover's planes)
+                self.stream.set_display_rotation(rotation)
+            self.audio = self.container.add_stream_from_template(audio_from) if audio_from is not None else None
+            for k, v in (metadata or {}).items():
+                self.container.metadata[k] = v
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
             raise DeepStegoError(f"{self.path}: cannot write {codec} video ({_reason(exc)})") from None
@@ -187,25 +203,6 @@ class VideoWriter:
             raise
         self.count = 0
         self.finished = False
-
-    def _open(self, spec, width, height, rate, rotation, audio_from, metadata, options) -> None:
-        self.even = spec.pix_fmt == "yuv420p"
-        if self.even:  # 4:2:0 chroma needs even sizes; pad by one edge pixel
-            width, height = width + width % 2, height + height % 2
-        self.size = (width, height)
-        self.container = av.open(str(self.tmp), "w", format=_format_for(self.path))
-        self.stream = self.container.add_stream(spec.name, rate=rate, options={**dict(spec.options), **(options or {})})
-        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, spec.pix_fmt
-        # frame timestamps in 1/1000 s follow the cover's timing (variable frame rates included); the muxer may
-        # change the stream's own time base when it writes the header, so keep ours
-        self.time_base = Fraction(1, 1000)
-        self.stream.time_base = self.time_base
-        self.stream.codec_context.time_base = self.time_base
-        if rotation:  # frames written as stored, shown turned (a robust stego keeps its cover's planes)
-            self.stream.set_display_rotation(rotation)
-        self.audio = self.container.add_stream_from_template(audio_from) if audio_from is not None else None
-        for k, v in (metadata or {}).items():
-            self.container.metadata[k] = v
 
     def write(self, rgb: np.ndarray, seconds: float) -> None:
         if self.even and (rgb.shape[0] % 2 or rgb.shape[1] % 2):
