@@ -71,6 +71,48 @@ def test_sealed_code_energy_follows_the_cover_not_the_secret():
     assert float((a - b).norm()) > 0.1 * float(a.norm())
 
 
+def _carrier_change_statistics(model, size: int = 24, n_keys: int = 512):
+    """For one cover and two secrets, over ``n_keys`` random keys: the z-scores, per carrier position, of the
+    difference between the two secrets of the mean energy of the carrier change, and of its mean projection on the
+    cover's own sub-bands."""
+    from deepstego.models.dsnet import Carrier
+
+    def bands(x):
+        return Carrier(2).analyse(torch.nn.functional.pixel_unshuffle(x, 2))[:, 1:].flatten(1, 2)
+
+    def photo(name):
+        return torch.from_numpy(square(skimage_photo(name), size)).permute(2, 0, 1)[None].float() / 255
+
+    cover = photo("astronaut.png")
+    per_secret = []
+    for name in ("coffee.png", "chelsea.png"):
+        signs = model.random_signs(n_keys, size, size)
+        with torch.no_grad():
+            change = bands(model.encode(cover.expand(n_keys, -1, -1, -1), photo(name).expand(n_keys, -1, -1, -1),
+                                        signs) - cover)
+        stats = change.pow(2).sum(1), (change * bands(cover)).sum(1)
+        per_secret.append([(s.mean(0), s.std(0) / n_keys**0.5) for s in stats])
+    return [((m1 - m2).abs() / ((e1**2 + e2**2).sqrt() + 1e-12)) for (m1, e1), (m2, e2) in zip(*per_secret)]
+
+
+def test_informed_sealed_code_shows_the_same_distribution_whatever_the_secret():
+    """The informed embedding (``informed_blocks``) lets the carrier change depend on the cover and on the key-mixed
+    code, not on the secret otherwise: over random keys, two secrets give the same mean energy and the same mean
+    projection on the cover at every position (z-scores of chance size), where a keyed dsnet whose hide network is
+    free to set its code's energy (not sealed) shows the secret at once."""
+    from deepstego.models import create_model
+
+    torch.manual_seed(0)
+    informed = create_model("dsnet", width=16, keyed=True, sealed=True, mix_rounds=3, predictor_blocks=1,
+                            informed_blocks=1).eval()
+    torch.nn.init.normal_(informed.hide.embed.out.weight, std=0.05)  # a correction that depends on the code
+    for z in _carrier_change_statistics(informed):
+        assert float(z.mean()) < 1.2 and float(z.max()) < 5  # |N(0, 1)|: mean 0.80, max of 144 about 3
+    free = create_model("dsnet", width=16, keyed=True, mix_rounds=3, predictor_blocks=1).eval()
+    energy, _ = _carrier_change_statistics(free)
+    assert float(energy.mean()) > 4
+
+
 def test_key_bad_inputs(tmp_path):
     cover = tmp_path / "cover.png"
     Image.open(skimage_photo("astronaut.png")).convert("RGB").resize((96, 96)).save(cover)

@@ -47,6 +47,11 @@ class DSNetConfig:
     # network also sees the plain stego. Under a key that is a random rotation at every position (mix_rounds ≥ 3),
     # the stego then depends on the secret only through what the key scrambles: nothing leaks by construction
     sealed: bool = False
+    # sealed only, informed embedding: residual blocks of a network that writes the carrier change from the plain
+    # cover and the key-mixed code (scaled to unit RMS), so the change can work against the cover's own sub-bands as
+    # the reveal will read them. The secret still reaches the stego only through that mixed code, which under a
+    # random key is a random direction whatever the secret: nothing leaks (0: the code times the gain alone)
+    informed_blocks: int = 0
     # rounds of signs and DCT in the key's map (deepstego.keys.mix); 1: D2·M·D1
     mix_rounds: int = 1
 
@@ -110,12 +115,32 @@ def sealed_code(code: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
     return code * (gain * torch.rsqrt(code.pow(2).mean(1, keepdim=True) + 1e-8))
 
 
+class Embed(nn.Module):
+    """Informed embedding for the sealed code: a correction to ``gain × mixed code`` computed from the plain cover
+    and the mixed unit code alone. Its last convolution starts at zero (the plain sealed code)."""
+
+    def __init__(self, c: DSNetConfig):
+        super().__init__()
+        bands = 3 * (c.factor**2 - 1)
+        self.inp = nn.Conv2d(3 * c.factor**2 + bands, c.width, 3, padding=1)
+        self.act = make_activation(c.activation)
+        self.body = nn.Sequential(*[ResBlock(c.width, c.activation) for _ in range(c.informed_blocks)])
+        self.out = nn.Conv2d(c.width, bands, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, unshuffled: torch.Tensor, mixed: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([unshuffled, mixed.to(unshuffled.dtype)], dim=1)
+        return self.out(self.body(self.act(self.inp(x)))).float()
+
+
 class Hide(nn.Module):
     def __init__(self, c: DSNetConfig):
         super().__init__()
         self.factor = c.factor
         self.sealed = c.keyed and c.sealed
         self.gain = Gain(c) if self.sealed else None
+        self.embed = Embed(c) if self.sealed and c.informed_blocks else None
         self.inp = nn.Conv2d(3 * c.factor**2 + c.width, c.width, 3, padding=1)
         self.act = make_activation(c.activation)
         self.body = nn.Sequential(*[ResBlock(c.width, c.activation) for _ in range(c.hide_blocks)])
@@ -125,19 +150,27 @@ class Hide(nn.Module):
         self.out = nn.Conv2d(c.width, self.bands, 3, padding=1)
 
     def forward(self, cover: torch.Tensor, prepared: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
-        x = F.pixel_unshuffle(cover - 0.5, self.factor)
-        gain = self.gain(x) if signs is not None and self.sealed else None
+        plain = x = F.pixel_unshuffle(cover - 0.5, self.factor)
         if signs is not None and not self.sealed:  # the cover's sub-bands as the reveal network will see them
             x = keyed_view(self.carrier, x, signs).to(cover.dtype)
         x = torch.cat([x, prepared.to(cover.dtype)], dim=1)
         delta = self.out(self.body(self.act(self.inp(x)))).float()
         if self.high:
             n, _, h, w = delta.shape
-            if signs is not None:
-                delta = keys.mix(delta if gain is None else sealed_code(delta, gain), signs)
+            if signs is not None and self.sealed:
+                delta = self.seal(plain, delta, signs)
+            elif signs is not None:
+                delta = keys.mix(delta, signs)
             bands = torch.cat([delta.new_zeros(n, 1, 3, h, w), delta.view(n, -1, 3, h, w)], dim=1)
             delta = self.carrier.synthesise(bands)
         return cover + F.pixel_shuffle(delta, self.factor)
+
+    def seal(self, plain: torch.Tensor, code: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+        """The carrier change of a sealed code: the code at unit RMS per position, mixed by the key, then scaled by
+        the cover's gain (and corrected by :class:`Embed`, from the cover and that mixed code alone)."""
+        mixed = keys.mix(sealed_code(code, torch.ones_like(code[:, :1])), signs)
+        change = self.gain(plain) * mixed
+        return change if self.embed is None else change + self.embed(plain, mixed)
 
 
 def keyed_view(carrier: Carrier, x: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
@@ -211,9 +244,15 @@ class DSNet(StegoModel):
         self.keyed = config.keyed
         self.key_rounds = config.mix_rounds
         self.multiple = config.factor
-        # each 3×3 conv at 1/factor resolution widens the view by factor pixels per side
-        n_convs = 2 + 2 * (config.hide_blocks + config.reveal_blocks + config.prep_blocks) + 2
-        self.receptive_radius = config.factor * (n_convs + 1)
+        # each 3×3 conv at 1/factor resolution widens the view by factor pixels per side; the longest path runs
+        # through prep, hide (then the informed embedding) and the reveal (after the cover predictor)
+        c = config
+        n_convs = 5 + 2 * (c.hide_blocks + c.reveal_blocks + c.prep_blocks)
+        if c.keyed and c.predictor_blocks:
+            n_convs += 2 + 2 * c.predictor_blocks
+        if c.keyed and c.sealed and c.informed_blocks:
+            n_convs += 2 + 2 * c.informed_blocks
+        self.receptive_radius = c.factor * n_convs
         self.train_noise = config.noise
         self.prep = Prep(config)
         self.hide = Hide(config)
