@@ -96,16 +96,17 @@ def _carrier_change_statistics(model, size: int = 24, n_keys: int = 512):
 
 
 def test_informed_sealed_code_shows_the_same_distribution_whatever_the_secret():
-    """The informed embedding (``informed_blocks``) lets the carrier change depend on the cover and on the key-mixed
-    code, not on the secret otherwise: over random keys, two secrets give the same mean energy and the same mean
+    """The informed embedding (``informed_blocks``) and host cancellation (``cancel``) let the carrier change
+    depend on the cover and on the key-mixed code, not on the secret otherwise: over random keys, two secrets give the same mean energy and the same mean
     projection on the cover at every position (z-scores of chance size), where a keyed dsnet whose hide network is
     free to set its code's energy (not sealed) shows the secret at once."""
     from deepstego.models import create_model
 
     torch.manual_seed(0)
     informed = create_model("dsnet", width=16, keyed=True, sealed=True, mix_rounds=3, predictor_blocks=1,
-                            informed_blocks=1).eval()
-    torch.nn.init.normal_(informed.hide.embed.out.weight, std=0.05)  # a correction that depends on the code
+                            informed_blocks=1, cancel=True).eval()
+    for conv in (informed.hide.embed.out, informed.hide.cancel.out, informed.reveal.predictor.out):
+        torch.nn.init.normal_(conv.weight, std=0.05)  # corrections and predictions that depend on their inputs
     for z in _carrier_change_statistics(informed):
         assert float(z.mean()) < 1.2 and float(z.max()) < 5  # |N(0, 1)|: mean 0.80, max of 144 about 3
     free = create_model("dsnet", width=16, keyed=True, mix_rounds=3, predictor_blocks=1).eval()

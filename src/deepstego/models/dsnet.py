@@ -52,6 +52,10 @@ class DSNetConfig:
     # the reveal will read them. The secret still reaches the stego only through that mixed code, which under a
     # random key is a random direction whatever the secret: nothing leaks (0: the code times the gain alone)
     informed_blocks: int = 0
+    # sealed only, host cancellation: the carrier change also takes away a share, set at every position by a
+    # cover-only network, of the cover's sub-bands minus their key-agnostic prediction (the part of the cover the
+    # reveal reads as noise; improved spread spectrum). A function of the cover alone: nothing of the secret
+    cancel: bool = False
     # rounds of signs and DCT in the key's map (deepstego.keys.mix); 1: D2·M·D1
     mix_rounds: int = 1
 
@@ -96,17 +100,20 @@ class Prep(nn.Module):
 
 
 class Gain(nn.Module):
-    """Cover-only energy of the sealed code at every carrier position (RMS per sub-band channel, > 0)."""
+    """A cover-only map at every carrier position, starting at ``start`` everywhere: the energy of the sealed code
+    (RMS per sub-band channel, > 0), or with ``share`` the share of the cover's unpredicted sub-bands that the
+    carrier change takes away (0 to 1)."""
 
-    def __init__(self, c: DSNetConfig, start: float = 2 / 255):
+    def __init__(self, c: DSNetConfig, start: float = 2 / 255, share: bool = False):
         super().__init__()
         self.inp = nn.Conv2d(3 * c.factor**2, 16, 3, padding=1)
         self.out = nn.Conv2d(16, 1, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.constant_(self.out.bias, math.log(math.expm1(start)))  # softplus⁻¹: starts at ``start``
+        self.squash = torch.sigmoid if share else F.softplus
+        nn.init.zeros_(self.out.weight)  # the inverse of the squashing function at ``start``
+        nn.init.constant_(self.out.bias, math.log(start / (1 - start)) if share else math.log(math.expm1(start)))
 
     def forward(self, unshuffled: torch.Tensor) -> torch.Tensor:
-        return F.softplus(self.out(F.relu(self.inp(unshuffled))).float())
+        return self.squash(self.out(F.relu(self.inp(unshuffled))).float())
 
 
 def sealed_code(code: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
@@ -116,21 +123,22 @@ def sealed_code(code: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
 
 
 class Embed(nn.Module):
-    """Informed embedding for the sealed code: a correction to ``gain × mixed code`` computed from the plain cover
-    and the mixed unit code alone. Its last convolution starts at zero (the plain sealed code)."""
+    """Informed embedding for the sealed code: a correction to the carrier change computed from the plain cover,
+    the mixed unit code and (with ``cancel``) the cover's unpredicted sub-bands alone. Its last convolution starts
+    at zero (the plain sealed code)."""
 
     def __init__(self, c: DSNetConfig):
         super().__init__()
         bands = 3 * (c.factor**2 - 1)
-        self.inp = nn.Conv2d(3 * c.factor**2 + bands, c.width, 3, padding=1)
+        self.inp = nn.Conv2d(3 * c.factor**2 + bands * (1 + c.cancel), c.width, 3, padding=1)
         self.act = make_activation(c.activation)
         self.body = nn.Sequential(*[ResBlock(c.width, c.activation) for _ in range(c.informed_blocks)])
         self.out = nn.Conv2d(c.width, bands, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, unshuffled: torch.Tensor, mixed: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([unshuffled, mixed.to(unshuffled.dtype)], dim=1)
+    def forward(self, unshuffled: torch.Tensor, *bands: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([unshuffled, *(b.to(unshuffled.dtype) for b in bands)], dim=1)
         return self.out(self.body(self.act(self.inp(x)))).float()
 
 
@@ -141,6 +149,7 @@ class Hide(nn.Module):
         self.sealed = c.keyed and c.sealed
         self.gain = Gain(c) if self.sealed else None
         self.embed = Embed(c) if self.sealed and c.informed_blocks else None
+        self.cancel = Gain(c, start=0.05, share=True) if self.sealed and c.cancel else None
         self.inp = nn.Conv2d(3 * c.factor**2 + c.width, c.width, 3, padding=1)
         self.act = make_activation(c.activation)
         self.body = nn.Sequential(*[ResBlock(c.width, c.activation) for _ in range(c.hide_blocks)])
@@ -149,7 +158,9 @@ class Hide(nn.Module):
         self.bands = 3 * (c.factor**2 - 1) if self.high else 3 * c.factor**2
         self.out = nn.Conv2d(c.width, self.bands, 3, padding=1)
 
-    def forward(self, cover: torch.Tensor, prepared: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, cover: torch.Tensor, prepared: torch.Tensor, signs: torch.Tensor | None = None,
+                predictor: nn.Module | None = None) -> torch.Tensor:
+        """``predictor``: the reveal network's cover predictor, which host cancellation (``cancel``) needs."""
         plain = x = F.pixel_unshuffle(cover - 0.5, self.factor)
         if signs is not None and not self.sealed:  # the cover's sub-bands as the reveal network will see them
             x = keyed_view(self.carrier, x, signs).to(cover.dtype)
@@ -158,19 +169,25 @@ class Hide(nn.Module):
         if self.high:
             n, _, h, w = delta.shape
             if signs is not None and self.sealed:
-                delta = self.seal(plain, delta, signs)
+                delta = self.seal(plain, delta, signs, predictor)
             elif signs is not None:
                 delta = keys.mix(delta, signs)
             bands = torch.cat([delta.new_zeros(n, 1, 3, h, w), delta.view(n, -1, 3, h, w)], dim=1)
             delta = self.carrier.synthesise(bands)
         return cover + F.pixel_shuffle(delta, self.factor)
 
-    def seal(self, plain: torch.Tensor, code: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    def seal(self, plain: torch.Tensor, code: torch.Tensor, signs: torch.Tensor,
+             predictor: nn.Module | None) -> torch.Tensor:
         """The carrier change of a sealed code: the code at unit RMS per position, mixed by the key, then scaled by
-        the cover's gain (and corrected by :class:`Embed`, from the cover and that mixed code alone)."""
+        the cover's gain, less the cancelled share of the cover's unpredicted sub-bands, plus :class:`Embed`'s
+        correction; each from the cover and that mixed code alone."""
         mixed = keys.mix(sealed_code(code, torch.ones_like(code[:, :1])), signs)
-        change = self.gain(plain) * mixed
-        return change if self.embed is None else change + self.embed(plain, mixed)
+        change, seen = self.gain(plain) * mixed, [mixed]
+        if self.cancel is not None:
+            unpredicted = self.carrier.analyse(plain)[:, 1:].flatten(1, 2) - predictor(plain)
+            change = change - self.cancel(plain) * unpredicted
+            seen.append(unpredicted)
+        return change if self.embed is None else change + self.embed(plain, *seen)
 
 
 def keyed_view(carrier: Carrier, x: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
@@ -239,6 +256,8 @@ class DSNet(StegoModel):
             raise ValueError("a high-pass carrier needs factor >= 2")
         if config.keyed and (config.carrier != "high" or config.factor != 2):
             raise ValueError("a keyed dsnet needs the high-pass carrier at factor 2")
+        if config.cancel and not (config.keyed and config.sealed and config.predictor_blocks):
+            raise ValueError("host cancellation needs a sealed keyed code and a cover predictor")
         if config.mix_rounds < 1:
             raise ValueError("mix_rounds must be 1 or more")
         self.keyed = config.keyed
@@ -259,7 +278,7 @@ class DSNet(StegoModel):
         self.reveal = Reveal(config)
 
     def encode(self, cover: torch.Tensor, secret: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
-        return self.hide(cover, self.prep(secret), self._signs(signs))
+        return self.hide(cover, self.prep(secret), self._signs(signs), self.reveal.predictor)
 
     def decode(self, stego: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
         return self.reveal(stego, self._signs(signs))
