@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,10 +41,11 @@ def square(path: Path, size: int) -> np.ndarray:
     return centre_square(path, size)
 
 
-def run_cli(*args: str, check: bool = False) -> subprocess.CompletedProcess:
-    """Run the installed console script as a user would."""
+def run_cli(*args: str, check: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed console script as a user would; ``env`` adds environment variables."""
     exe = Path(sys.executable).parent / "deepstego"
-    proc = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=600,
+                          env=None if env is None else {**os.environ, **env})
     if check and proc.returncode != 0:
         raise AssertionError(f"deepstego {' '.join(map(str, args))} failed: {proc.stderr}")
     return proc

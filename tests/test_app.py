@@ -132,17 +132,18 @@ def test_twenty_concurrent_image_requests(server, small_pair, app_tmp):
 
 
 def test_keyed_model_through_the_app(server, small_pair):
-    """The key fields of the Image and Reveal tabs: the right key reveals the secret, another key does not, and a
-    keyed model without a key is a readable page error."""
+    """The key fields of the Image and Reveal tabs with the Model list at its first choice, auto (the default keyed
+    model with a key): the right key reveals the secret, another key does not, and a keyed model without a key is a
+    readable page error."""
     from gradio_client import Client, handle_file
 
     client = Client(server, verbose=False)
     cover, secret = small_pair
-    res = client.predict(handle_file(str(cover)), handle_file(str(secret)), "dsnet-k2", 0, "app key", False,
+    res = client.predict(handle_file(str(cover)), handle_file(str(secret)), "auto", 0, "app key", False,
                          False, api_name="/hide_image")
     fitted = np.asarray(Image.open(secret).convert("RGB"))
     def reveal(key: str) -> str:  # the Reveal tab answers with updates of its image and video outputs
-        image = client.predict(handle_file(res[1]), "dsnet-k2", key, False, False, api_name="/reveal")[0]
+        image = client.predict(handle_file(res[1]), "auto", key, False, False, api_name="/reveal")[0]
         return image["value"] if isinstance(image, dict) else image
 
     right, wrong = reveal("app key"), reveal("not the key")
@@ -150,7 +151,7 @@ def test_keyed_model_through_the_app(server, small_pair):
     bad = image_metrics(fitted, np.asarray(Image.open(wrong).convert("RGB")))["ssim"]
     assert ok > 0.8 and bad < ok - 0.4, (ok, bad)
     with pytest.raises(Exception, match="keyed model"):
-        client.predict(handle_file(res[1]), "dsnet-k2", "", False, False, api_name="/reveal")
+        client.predict(handle_file(res[1]), "dsnet-k3", "", False, False, api_name="/reveal")
 
 
 def test_robust_image_through_the_app(server, tmp_path):

@@ -54,7 +54,7 @@ def test_openvino_matches_torch_through_saved_files(name, precision, photos, tmp
 @pytest.mark.slow
 def test_openvino_in_tiles_matches_a_whole_torch_pass(photos):
     """A keyed model on an image larger than a tile: each tile's signs are cut as in PyTorch."""
-    model = load_model("dsnet-k2")
+    model = load_model("dsnet-k3")
     key = Key.for_seed(6)
     cover = np.asarray(Image.open(photos[0]).convert("RGB").resize((1500, 1400)))
     secret = np.asarray(Image.open(photos[1]).convert("RGB").resize((1500, 1400)))

@@ -18,7 +18,7 @@ from deepstego.metrics import leakage, ssim
 from .conftest import run_cli, skimage_photo, square
 from .test_errors import _assert_clean_failure
 
-KEYED = "dsnet-k2"
+KEYED = "dsnet-k3"
 
 
 def test_key_derivation_is_deterministic_and_private(tmp_path):
@@ -119,7 +119,7 @@ def test_key_bad_inputs(tmp_path):
     Image.open(skimage_photo("astronaut.png")).convert("RGB").resize((96, 96)).save(cover)
     out = tmp_path / "stego.png"
     hide = ["hide", cover, cover, "-o", out, "--refine", "0"]
-    _assert_clean_failure(run_cli(*hide, "--key", "x"), out, contains="keyless model")
+    _assert_clean_failure(run_cli(*hide, "--model", "dsnet-v2", "--key", "x"), out, contains="keyless model")
     _assert_clean_failure(run_cli(*hide, "--model", KEYED), out, contains="keyed model")
     _assert_clean_failure(run_cli(*hide, "--model", KEYED, "--key", ""), out, contains="empty")
     _assert_clean_failure(run_cli(*hide, "--model", KEYED, "--key-file", tmp_path / "none"), out,
@@ -137,9 +137,30 @@ def test_key_bad_inputs(tmp_path):
     if os.geteuid() != 0:  # root reads any file
         _assert_clean_failure(run_cli(*hide, "--model", KEYED, "--key-file", secret), out, contains="cannot read")
     _assert_clean_failure(run_cli(*hide, "--model", KEYED, "--key", "a", "--key-file", big), out, contains="either")
-    for args in (["--key", "x"], ["--model", KEYED]):
+    for args in (["--model", "dsnet-v2", "--key", "x"], ["--model", KEYED]):
         _assert_clean_failure(run_cli("reveal", cover, "-o", out, *args), out, contains="key")
     assert "process list" in run_cli("hide", "--help").stdout.replace("\n", " ")
+
+
+def test_a_key_without_a_model_hides_with_the_default_keyed_model(tmp_path, photos):
+    """With a key (the variable here) and no --model, hide and reveal use the default keyed model; the stego is
+    that model's, and without the key the default keyless model reveals nothing of the secret."""
+    from deepstego.core import DEFAULT_KEYED_MODEL
+
+    cover, secret, stego, out = (tmp_path / n for n in ("cover.png", "secret.png", "stego.png", "revealed.png"))
+    Image.fromarray(square(photos[0], 128)).save(cover)
+    Image.fromarray(square(photos[1], 128)).save(secret)
+    env = {keys.ENV_VAR: "a key in the environment"}
+    assert run_cli("hide", cover, secret, "-o", stego, "--refine", "0", env=env).returncode == 0
+    assert run_cli("reveal", stego, "-o", out, env=env).returncode == 0
+    mine = _t([np.asarray(Image.open(out).convert("RGB"))])
+    same = deepstego.reveal(np.asarray(Image.open(stego).convert("RGB")), model=DEFAULT_KEYED_MODEL,
+                            key="a key in the environment")
+    assert torch.equal(mine, _t([same]))
+    truth = _t([np.asarray(Image.open(secret).convert("RGB"))])
+    assert float(ssim(truth, mine).mean()) > 0.85
+    assert run_cli("reveal", stego, "-o", out, "--overwrite").returncode == 0  # no key: the keyless default
+    assert float(ssim(truth, _t([np.asarray(Image.open(out).convert("RGB"))])).mean()) < 0.5
 
 
 @pytest.fixture(scope="module")

@@ -83,7 +83,8 @@ def _option(text: str) -> tuple[str, object]:
 def _model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None,
                    help="shipped model name, 'lsb' / 'lsb:BITS', or a .safetensors weights file "
-                        "(default: the one 'deepstego models' marks)")
+                        "(default: the one 'deepstego models' marks; hide and reveal with a key: the one it marks "
+                        "as the default with a key)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="network arithmetic (auto: bf16 where the CPU does bf16 natively, else fp32)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
@@ -274,7 +275,7 @@ def _card_value(name: str, value) -> str:
 
 
 def cmd_models(a) -> int:
-    from .core import DEFAULT_MODEL, model_names
+    from .core import DEFAULT_KEYED_MODEL, DEFAULT_MODEL, model_names
     from .models import list_models, model_entry
     from .models.weights import read_meta, shipped_weights
 
@@ -286,7 +287,7 @@ def cmd_models(a) -> int:
         meta = read_meta(path)
         card = meta.get("card", {})
         figures = ", ".join(f"{k} {_card_value(k, v)}" for k, v in card.items())
-        mark = " (default)" if name == DEFAULT_MODEL else ""
+        mark = {DEFAULT_MODEL: " (default)", DEFAULT_KEYED_MODEL: " (default with a key)"}.get(name, "")
         print(f"  {name}{mark}: {meta['arch']} {json.dumps(meta['config'])}")
         if figures:
             print(f"      {figures}")

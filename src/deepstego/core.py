@@ -35,7 +35,8 @@ from .refine import (REFINE_BETAS, REFINE_COVER_SSIM, REFINE_LR, REFINE_SECONDS,
 from .stealth import STEALTH_STEPS, Stealth
 from .stealth import hide_image as stealth_hide, reveal_image as stealth_reveal, uses_codec as stealth_codec
 
-DEFAULT_MODEL = "dsnet-v2"
+DEFAULT_MODEL = "dsnet-v2"  # hides and reveals without a key
+DEFAULT_KEYED_MODEL = "dsnet-k3"  # with a key (given, or DEEPSTEGO_KEY) and no model named
 TILE = 1280  # tile side in px (plus context) for large images; 720p and smaller run in one pass
 
 _cache: dict[str, StegoModel] = {}
@@ -261,6 +262,17 @@ def model_key(model: StegoModel, key=None) -> Key | None:
     return resolve_key(env=True) if found is None and model.keyed else found
 
 
+def network_and_key(model=None, key=None, *, robust: bool = False) -> tuple[StegoModel, Key | None]:
+    """The network a hide or reveal runs, and its key. With no ``model``: the robust model with ``robust``; else
+    the default keyed model (:data:`DEFAULT_KEYED_MODEL`) when there is a key (``key`` or ``DEEPSTEGO_KEY``), the
+    default keyless one (:data:`DEFAULT_MODEL`) when there is none."""
+    if model is None and not robust:
+        found = resolve_key(key)
+        return load_model(DEFAULT_KEYED_MODEL if found is not None else DEFAULT_MODEL), found
+    net = robust_model(model) if robust else load_model(model)
+    return net, model_key(net, key)
+
+
 def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backend: str = "auto",
          refine: int | None = None, refine_seconds: float | None = REFINE_SECONDS, progress: bool = False,
          robust: bool = False, quality: int = JPEG_QUALITY, stealth: bool | float | Stealth = False):
@@ -290,9 +302,10 @@ def hide(cover, secret, *, model=None, key=None, precision: str = "auto", backen
     quiet = stealth_codec(model, stealth)
     if (codec or quiet) and refine:
         raise DeepStegoError("refinement applies to network hides; the robust and stealth image hiders take none")
-    if not (codec or quiet):
-        model = robust_model(model) if robust else load_model(model)
-    k = resolve_key(key) if codec or quiet else model_key(model, key)
+    if codec or quiet:
+        k = resolve_key(key)
+    else:
+        model, k = network_and_key(model, key, robust=robust)
     c = load_rgb(cover, name="cover", strict=True)
     s = fit_letterbox(load_rgb(secret, name="secret", strict=False), c.shape[1], c.shape[0])
     if codec:
@@ -339,8 +352,7 @@ def reveal(stego, *, model=None, key=None, size: tuple[int, int] | None = None, 
         read = stealth_reveal if stealth else reveal_image
         out = read(load_rgb(stego, name="stego", strict=True), resolve_key(key))
         return _like(stego, out if size is None else unletterbox(out, *size))
-    model = robust_model(model) if robust else load_model(model)
-    k = model_key(model, key)
+    model, k = network_and_key(model, key, robust=robust)
     if isinstance(stego, (str, os.PathLike)):
         note = lossless_note(stego) if robust else lossy_note(stego)
         if note:

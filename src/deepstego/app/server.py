@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..core import DEFAULT_MODEL, REFINE_STEPS, default_refine, hide, load_model, model_names, reveal
+from ..core import (DEFAULT_KEYED_MODEL, DEFAULT_MODEL, REFINE_STEPS, default_refine, hide, model_names,
+                    network_and_key, reveal)
 from ..errors import DeepStegoError, missing_extra
 from ..images import fit_letterbox, load_rgb, save_png, to_tensor
 from ..metrics import image_metrics
@@ -122,6 +123,13 @@ def _refine_steps(refine, model, cover: np.ndarray, limits: Limits) -> tuple[int
     return steps, (f"  \n{steps} refinement steps." if steps else "")
 
 
+AUTO = "auto"  # the Model list's first choice: the default keyed model with a key, the default keyless one without
+
+
+def _model(name: str | None) -> str | None:
+    return None if name in (None, "", AUTO) else name
+
+
 def _key(text: str | None):
     """The page's key field: empty means no key. Derived here, so a bad key fails before the work."""
     from ..keys import Key
@@ -153,7 +161,7 @@ def hide_images(cover_file, secret_file, model_name, work: Workspace, limits: Li
                             f"where the cover is busy; reveal it with Stealth ticked.")
                     stego = hide(cover, fitted, key=k, stealth=True)
                 else:
-                    model = load_model(model_name or None)
+                    model, _ = network_and_key(_model(model_name), k)
                     steps, note = _refine_steps(refine, model, cover, limits)
                     stego = hide(cover, fitted, model=model, key=k, refine=steps)
                 out = d / "stego.png"
@@ -193,9 +201,9 @@ def hide_videos(cover_file, secret_file, model_name, work: Workspace, limits: Li
                 summary = frame_report(cover_p, secret_p, stego.path, d / "report", revealed=revealed.path)
                 preview = stego.path
             else:
-                stego = hide_video(cover_p, secret_p, d / "stego.mkv", model=model_name or None, key=k, trim=True)
-                revealed = reveal_video(stego.path, d / "revealed.mp4", model=model_name or None, key=k)
-                summary = frame_report(cover_p, secret_p, stego.path, d / "report", model=model_name or None, key=k)
+                stego = hide_video(cover_p, secret_p, d / "stego.mkv", model=_model(model_name), key=k, trim=True)
+                revealed = reveal_video(stego.path, d / "revealed.mp4", model=_model(model_name), key=k)
+                summary = frame_report(cover_p, secret_p, stego.path, d / "report", model=_model(model_name), key=k)
                 # a browser-playable preview of the stego (H.264 is lossy: the download is the lossless MKV)
                 info = probe(stego.path)
                 preview = d / "stego_preview.mp4"
@@ -224,11 +232,11 @@ def reveal_file(stego_file, model_name, work: Workspace, limits: Limits, key: st
             if is_video_path(path):
                 if stealth:
                     raise DeepStegoError("Stealth reads stealth stego images; videos have no stealth mode yet.")
-                out = reveal_video(path, d / "revealed.mp4", model=None if robust else model_name or None, key=k,
+                out = reveal_video(path, d / "revealed.mp4", model=None if robust else _model(model_name), key=k,
                                    robust=robust)
                 yield gr.update(value=None, visible=False), gr.update(value=str(out.path), visible=True)
                 return
-            revealed = reveal(path, model=None if robust or stealth else model_name or None, key=k, robust=robust,
+            revealed = reveal(path, model=None if robust or stealth else _model(model_name), key=k, robust=robust,
                               stealth=stealth)
         except DeepStegoError as exc:
             raise _fail(exc) from None
@@ -275,7 +283,8 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
     choices = choices + (["lsb:3"] if "lsb" in choices else [])
     with gr.Blocks(title="deepstego", delete_cache=(300, KEEP_SECONDS)) as demo:
         gr.Markdown("# deepstego\nHide an image in an image, or a video in a video, and reveal it again.")
-        model = gr.Dropdown(choices, value=DEFAULT_MODEL if DEFAULT_MODEL in choices else choices[0], label="Model")
+        auto = f"auto: {DEFAULT_KEYED_MODEL} with a key, {DEFAULT_MODEL} without"
+        model = gr.Dropdown([(auto, AUTO), *((c, c) for c in choices)], value=AUTO, label="Model")
         with gr.Tab("Image", id="image"):
             with gr.Row():
                 cover = gr.File(label="Cover image", file_types=["image"], elem_id="img-cover")

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..core import load_model, model_key, reveal_tensor
+from ..core import network_and_key, reveal_tensor
 from ..images import atomic_write, fit_letterbox
 from ..metrics import psnr, ssim
 from ..video.io import decode, probe
@@ -26,8 +26,7 @@ def frame_report(cover, secret, stego, out_dir, *, model=None, key=None, batch: 
     robust hider's, at the secret's own size), from that file's frames (``[]``: a reveal that gave nothing); a secret
     frame with no revealed frame counts as grey."""
     ci, si = probe(cover), probe(secret)
-    net = None if revealed is not None else load_model(model)
-    key = None if revealed is not None else model_key(net, key)
+    net, key = (None, None) if revealed is not None else network_and_key(model, key)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     timeline = SecretTimeline(si, *((si.width, si.height) if revealed is not None else (ci.width, ci.height)))

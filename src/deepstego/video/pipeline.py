@@ -22,9 +22,9 @@ from tqdm import tqdm
 
 from .. import limits
 from ..backend import resolve_backend
-from ..core import hide_tensor, leak_readers, load_model, model_key, reveal_tensor
+from ..core import hide_tensor, leak_readers, network_and_key, reveal_tensor
 from ..refine import VIDEO_REFINE_BUDGET, FrameRefiner
-from ..robust import CRF, PRESET, crf as check_crf, robust_model, uses_codec
+from ..robust import CRF, PRESET, crf as check_crf, uses_codec
 from ..errors import DeepStegoError
 from ..images import check_output, fit_letterbox, unletterbox
 from . import robust as robust_video
@@ -156,8 +156,7 @@ def hide_video(cover, secret, output, *, model=None, key=None, codec: str | None
         out = check_output(output, overwrite=overwrite, inputs=(cover, secret))
         _check_length(ci, si, trim)
         return robust_video.hide(ci, si, out, key=key, crf=int(options["crf"]), progress=progress)
-    net = robust_model(model) if robust else load_model(model)
-    key = model_key(net, key)
+    net, key = network_and_key(model, key, robust=robust)
     refine_budget = limits.share("the refinement budget", refine_budget, limits.MAX_REFINE_BUDGET)
     if refine_budget and not net.trainable:
         raise DeepStegoError(f"{net.arch} has no differentiable reveal network to refine against: the refinement "
@@ -264,8 +263,7 @@ def reveal_video(stego, output, *, model=None, key=None, lossless: bool = False,
             warn(f"{info.path} is stored losslessly ({info.codec} {info.pix_fmt}): a robust stego is H.264 "
                  "(yuv420p); if a network hid this one, reveal it without --robust")
         return robust_video.reveal(info, out, key=key, codec=_reveal_codec(out, lossless))
-    net = robust_model(model) if robust else load_model(model)
-    key = model_key(net, key)
+    net, key = network_and_key(model, key, robust=robust)
     backend = resolve_backend(backend, repeated=True)  # every frame the same size: compiling once pays
     info = probe(stego)
     out = check_output(output, overwrite=overwrite, inputs=(stego,))
