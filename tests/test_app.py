@@ -89,6 +89,18 @@ def test_missing_extra_gives_an_install_hint():
     assert "Traceback" not in proc.stderr
 
 
+def test_refinement_slider_follows_the_model():
+    """The Image tab's slider shows the chosen model's own steps: auto gives the keyless default's without a key
+    and the keyed default's with one."""
+    from deepstego.app.server import _default_steps
+    from deepstego.core import DEFAULT_KEYED_MODEL, REFINE_STEPS, load_model
+
+    assert _default_steps("auto", "") == REFINE_STEPS
+    keyed = load_model(DEFAULT_KEYED_MODEL).meta["refine_steps"]
+    assert keyed != REFINE_STEPS and _default_steps("auto", "a key") == keyed
+    assert _default_steps("dsnet-k2", "") == 64 and _default_steps("lsb", "") == 0
+
+
 def test_refinement_steps_are_bounded_per_request():
     """An API client cannot ask for unbounded work: steps are clamped, large covers and lsb get the network pass."""
     from deepstego.app.server import Limits, _refine_steps

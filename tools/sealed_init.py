@@ -27,6 +27,7 @@ def informed(out: str, start: str, blocks: int, cancel: bool) -> None:
     if not (base.config.keyed and base.config.sealed):
         raise SystemExit(f"{start} is not a sealed keyed dsnet")
     blocks = base.config.informed_blocks or blocks
+    cancel = cancel or base.config.cancel
     model = create_model("dsnet", **{**base.config_dict(), "informed_blocks": blocks, "cancel": cancel})
     state, old = model.state_dict(), base.state_dict()
     for name, tensor in state.items():

@@ -189,6 +189,9 @@ def video_measure(cover: str, secret: str, out: str, model: str | None) -> dict:
     from .video import hide_video, reveal_video
     from .video.io import probe
 
+    from .core import DEFAULT_MODEL
+
+    model = model or DEFAULT_MODEL  # named: a DEEPSTEGO_KEY in the environment would pick the keyed default
     h = hide_video(cover, secret, out, model=model, trim=True, overwrite=True, progress=False)
     r = reveal_video(out, out + ".revealed.mkv", model=model, lossless=True, overwrite=True, progress=False)
     info = probe(cover)

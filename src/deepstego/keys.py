@@ -138,7 +138,7 @@ def resolve_key(key=None, key_file: str | os.PathLike | None = None, *, env: boo
         if not isinstance(key, (str, bytes, bytearray)):
             raise DeepStegoError(f"a key is a passphrase (str), bytes or a deepstego Key, not {type(key).__name__}")
         return Key.from_passphrase(key)
-    if env and ENV_VAR in os.environ:
+    if env and os.environ.get(ENV_VAR, "").rstrip("\r\n"):  # set but empty counts as unset
         return Key.from_passphrase(os.environ[ENV_VAR].rstrip("\r\n"))
     return None
 

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..core import (DEFAULT_KEYED_MODEL, DEFAULT_MODEL, REFINE_STEPS, default_refine, hide, model_names,
-                    network_and_key, reveal)
+from ..core import (DEFAULT_KEYED_MODEL, DEFAULT_MODEL, REFINE_STEPS, default_refine, hide, load_model,
+                    model_names, network_and_key, reveal)
 from ..errors import DeepStegoError, missing_extra
 from ..images import fit_letterbox, load_rgb, save_png, to_tensor
+from ..keys import ENV_VAR
 from ..metrics import image_metrics
 from ..models.weights import read_meta, shipped_weights
 from ..robust import JPEG_QUALITY, save_stego
@@ -128,6 +129,16 @@ AUTO = "auto"  # the Model list's first choice: the default keyed model with a k
 
 def _model(name: str | None) -> str | None:
     return None if name in (None, "", AUTO) else name
+
+
+def _default_steps(model_name: str | None, key: str | None) -> int:
+    """The refinement steps the Image tab shows for a model choice and key field: that model's own default (auto:
+    the default keyed model's with a key)."""
+    name = _model(model_name) or (DEFAULT_KEYED_MODEL if key else DEFAULT_MODEL)
+    try:
+        return default_refine(load_model(name))
+    except DeepStegoError:
+        return REFINE_STEPS
 
 
 def _key(text: str | None):
@@ -310,6 +321,8 @@ def build_app(limits: Limits | None = None, workspace: Workspace | None = None):
             def run_image(c, s, m, r, k, rb, st):  # generators (see the module docstring): a lambda would hide that
                 yield from hide_images(c, s, m, work, limits, r, k, rb, st)
 
+            for field in (model, ikey):  # the slider follows the model's own default (dsnet-k3: 24 steps)
+                field.change(_default_steps, [model, ikey], refine, api_name=False)
             go.click(run_image, [cover, secret, model, refine, ikey, irobust, istealth],
                      [stego_img, stego_png, revealed_img, figures, noise_c, noise_s, strip], api_name="hide_image")
         with gr.Tab("Video", id="video"):
@@ -361,6 +374,8 @@ def serve(host: str = "127.0.0.1", port: int = 7860, limits: Limits | None = Non
     limits = limits or Limits()
     work = Workspace()
     os.environ.setdefault("GRADIO_TEMP_DIR", str(work.root / "gradio"))
+    # a page's key field is its only key: the operator's DEEPSTEGO_KEY would otherwise hide and reveal for visitors
+    os.environ.pop(ENV_VAR, None)
     demo = build_app(limits, work)
     demo.launch(server_name=host, server_port=port, max_file_size=f"{limits.max_upload_mb:g}mb",
                 show_error=True, quiet=False)
