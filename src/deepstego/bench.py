@@ -186,10 +186,9 @@ def _resized_clip(src, dst, width: int, height: int, frames: int):
 
 def video_measure(cover: str, secret: str, out: str, model: str | None) -> dict:
     """Hide then reveal one pair of videos in this process; frames/s and time shares."""
+    from .core import DEFAULT_MODEL
     from .video import hide_video, reveal_video
     from .video.io import probe
-
-    from .core import DEFAULT_MODEL
 
     model = model or DEFAULT_MODEL  # named: a DEEPSTEGO_KEY in the environment would pick the keyed default
     h = hide_video(cover, secret, out, model=model, trim=True, overwrite=True, progress=False)

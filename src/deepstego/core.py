@@ -262,13 +262,19 @@ def model_key(model: StegoModel, key=None) -> Key | None:
     return resolve_key(env=True) if found is None and model.keyed else found
 
 
+def default_model(keyed: bool) -> str:
+    """The model hide and reveal use when none is named: :data:`DEFAULT_KEYED_MODEL` with a key, else
+    :data:`DEFAULT_MODEL`."""
+    return DEFAULT_KEYED_MODEL if keyed else DEFAULT_MODEL
+
+
 def network_and_key(model=None, key=None, *, robust: bool = False) -> tuple[StegoModel, Key | None]:
     """The network a hide or reveal runs, and its key. With no ``model``: the robust model with ``robust``; else
     the default keyed model (:data:`DEFAULT_KEYED_MODEL`) when there is a key (``key`` or ``DEEPSTEGO_KEY``), the
     default keyless one (:data:`DEFAULT_MODEL`) when there is none."""
     if model is None and not robust:
         found = resolve_key(key)
-        return load_model(DEFAULT_KEYED_MODEL if found is not None else DEFAULT_MODEL), found
+        return load_model(default_model(found is not None)), found
     net = robust_model(model) if robust else load_model(model)
     return net, model_key(net, key)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..core import (DEFAULT_KEYED_MODEL, DEFAULT_MODEL, REFINE_STEPS, default_refine, hide, load_model,
-                    model_names, network_and_key, reveal)
+from ..core import (DEFAULT_KEYED_MODEL, DEFAULT_MODEL, REFINE_STEPS, default_model, default_refine, hide,
+                    load_model, model_names, network_and_key, reveal)
 from ..errors import DeepStegoError, missing_extra
 from ..images import fit_letterbox, load_rgb, save_png, to_tensor
 from ..keys import ENV_VAR
@@ -134,7 +134,7 @@ def _model(name: str | None) -> str | None:
 def _default_steps(model_name: str | None, key: str | None) -> int:
     """The refinement steps the Image tab shows for a model choice and key field: that model's own default (auto:
     the default keyed model's with a key)."""
-    name = _model(model_name) or (DEFAULT_KEYED_MODEL if key else DEFAULT_MODEL)
+    name = _model(model_name) or default_model(bool(key))
     try:
         return default_refine(load_model(name))
     except DeepStegoError:

@@ -82,6 +82,10 @@ class Carrier(nn.Module):
         n, _, h, w = x.shape
         return torch.einsum("bk,nckhw->nbchw", self.basis, x.float().view(n, 3, self.k, h, w))
 
+    def high(self, x: torch.Tensor) -> torch.Tensor:
+        """The high-pass sub-bands of pixel-unshuffled channels, N×3·(factor² − 1)×h×w (block means left out)."""
+        return self.analyse(x)[:, 1:].flatten(1, 2)
+
     def synthesise(self, bands: torch.Tensor) -> torch.Tensor:
         n, _, _, h, w = bands.shape
         return torch.einsum("bk,nbchw->nckhw", self.basis, bands.float()).reshape(n, 3 * self.k, h, w)
@@ -116,10 +120,10 @@ class Gain(nn.Module):
         return self.squash(self.out(F.relu(self.inp(unshuffled))).float())
 
 
-def sealed_code(code: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
-    """``code`` scaled to RMS ``gain`` over its channels at every position: its energy then carries nothing of the
+def unit_code(code: torch.Tensor) -> torch.Tensor:
+    """``code`` scaled to unit RMS over its channels at every position: its energy then carries nothing of the
     secret."""
-    return code * (gain * torch.rsqrt(code.pow(2).mean(1, keepdim=True) + 1e-8))
+    return code * torch.rsqrt(code.pow(2).mean(1, keepdim=True) + 1e-8)
 
 
 class Embed(nn.Module):
@@ -181,10 +185,10 @@ class Hide(nn.Module):
         """The carrier change of a sealed code: the code at unit RMS per position, mixed by the key, then scaled by
         the cover's gain, less the cancelled share of the cover's unpredicted sub-bands, plus :class:`Embed`'s
         correction; each from the cover and that mixed code alone."""
-        mixed = keys.mix(sealed_code(code, torch.ones_like(code[:, :1])), signs)
+        mixed = keys.mix(unit_code(code), signs)
         change, seen = self.gain(plain) * mixed, [mixed]
         if self.cancel is not None:
-            unpredicted = self.carrier.analyse(plain)[:, 1:].flatten(1, 2) - predictor(plain)
+            unpredicted = self.carrier.high(plain) - predictor(plain)
             change = change - self.cancel(plain) * unpredicted
             seen.append(unpredicted)
         return change if self.embed is None else change + self.embed(plain, *seen)
@@ -235,7 +239,7 @@ class Reveal(nn.Module):
         predicted = self.predictor(x) if signs is not None and self.predictor is not None else None
         with torch.autocast(stego.device.type, enabled=False):
             if self.high:  # the block means carry only the cover: leave them out
-                high = self.carrier.analyse(x)[:, 1:].flatten(1, 2)
+                high = self.carrier.high(x)
                 if signs is not None:
                     high = keys.unmix(high if predicted is None else high - predicted, signs)
                 x = torch.cat([high, x], dim=1) if self.context and signs is not None else high
