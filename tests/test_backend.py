@@ -43,8 +43,10 @@ def test_openvino_matches_torch_through_saved_files(name, precision, photos, tmp
     if precision == "fp32":
         assert _levels(revealed["torch"], revealed["openvino"]) <= 1
     else:
+        # OpenVINO's first reveal layer reads the pixels in bf16 (a keyless dsnet's, with the Haar analysis folded
+        # in) where PyTorch's reads them in fp32: half a level apart on average, at the same SSIM (below)
         diff = np.abs(np.asarray(revealed["torch"], float) - np.asarray(revealed["openvino"])).mean()
-        assert diff < 0.5 and _levels(revealed["torch"], revealed["openvino"]) <= 8
+        assert diff < 0.75 and _levels(revealed["torch"], revealed["openvino"]) <= 8
     scores = {b: float(ssim(secret, np.asarray(r))) for b, r in revealed.items()}
     floor = 0.8 if model.arch == "dsnet" else 0.5  # baluja-seed reads back far less (its card)
     assert scores["openvino"] > floor and abs(scores["openvino"] - scores["torch"]) < 0.005

@@ -123,6 +123,28 @@ def test_narrowed_dsnet_keeps_the_hider(photos):
         narrowed(v1, 64)
 
 
+@pytest.mark.parametrize("options", [dict(factor=2, carrier="high"), dict(factor=4, carrier="high"),
+                                     dict(factor=2, carrier="all"), dict(factor=1, carrier="all", width=16)])
+def test_folded_dsnet_computes_the_same_passes(options, photos):
+    """The graph a compiler traces (pixel-unshuffle and the Haar carrier folded into strided convolutions) gives the
+    model's own stego and reveal, at every factor and carrier, on photo crops of a size that is not square; keyed
+    models are traced as they are."""
+    torch.manual_seed(0)
+    model = create_model("dsnet", **options).eval()
+    for p in model.parameters():  # trained-like biases and weights: nothing cancels by chance
+        p.data.normal_(0, 0.1)
+    cover, secret = _batch(photos, 96)
+    cover, secret = cover[:, :, :64], secret[:, :, :64]
+    graph = model.inference_graph()
+    with torch.no_grad():
+        stego = model.encode(cover, secret)
+        assert (graph.encode(cover, secret) - stego).abs().max() < 1e-4 * stego.abs().max()
+        revealed = model.decode(stego)
+        assert (graph.decode(stego) - revealed).abs().max() < 1e-4 * revealed.abs().max()
+    keyed = create_model("dsnet", keyed=True, width=16)
+    assert keyed.inference_graph() is keyed
+
+
 def test_weights_named_with_dots_keep_their_whole_name(tmp_path):
     """A run or detector named like 'cnn-stealth0.85' is written and read under that name, not as 'cnn-stealth0'
     (two such names once overwrote each other)."""

@@ -57,10 +57,11 @@ class Int8Runner(backend.OpenVINORunner):
                     stego = torch.round(self.model.encode(self.covers, self.secrets).clamp(0, 1) * 255) / 255
                 samples = [(x[None],) for x in stego]
             model = super()._convert(name, samples[0], free=True)
-            data = nncf.Dataset(samples, lambda xs: [x.numpy() for x in xs])
+            data = nncf.Dataset(samples, lambda xs: backend.arrays(name, xs))
             self._quantized[name] = nncf.quantize(model, data, subset_size=len(samples))
         model = self._quantized[name].clone()
-        model.reshape({port: backend._openvino().PartialShape(list(x.shape)) for port, x in zip(model.inputs, inputs)})
+        shapes = [backend._openvino().PartialShape(list(a.shape)) for a in backend.arrays(name, inputs)]
+        model.reshape(dict(zip(model.inputs, shapes)))
         return model
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # torch is imported where it is used: the command line reads BACKENDS before it starts any work
 
 BACKENDS = ("auto", "torch", "openvino")
+IMAGES = {"encode": 2, "decode": 1}  # image inputs of each pass (cover and secret; stego), before a key's signs
 INSTALL_HINT = "the OpenVINO backend needs the openvino extra: pip install 'deepstego[openvino]'"
 
 
@@ -125,8 +126,17 @@ class OpenVINORunner(Runner):
             examples = tuple(x.detach().clone() for x in inputs)
             # the trace check re-runs the pass and compares graphs; cached constants (the key mixing matrix)
             # make the two graphs differ in name only, and the outputs are compared in the tests instead
-            traced = torch.jit.trace(Pass(self.model), examples, check_trace=False)
-            return ov.convert_model(traced, input=shapes)
+            traced = torch.jit.trace(Pass(self.model.inference_graph()), examples, check_trace=False)
+            converted = ov.convert_model(traced, input=shapes)
+        # images in and out as channels-last arrays (what callers hold): OpenVINO's own convolutions want that
+        # layout, so no copy is made to reach NCHW and back (a key's signs stay as they are)
+        steps = ov.preprocess.PrePostProcessor(converted)
+        for i in range(IMAGES[name]):
+            steps.input(i).tensor().set_layout(ov.Layout("NHWC"))
+            steps.input(i).model().set_layout(ov.Layout("NCHW"))
+        steps.output(0).model().set_layout(ov.Layout("NCHW"))
+        steps.output(0).postprocess().convert_layout(ov.Layout("NHWC"))
+        return steps.build()
 
     def _compile(self, name: str, inputs: tuple[torch.Tensor, ...]):
         key = (name, *(tuple(x.shape) for x in inputs))
@@ -146,14 +156,21 @@ class OpenVINORunner(Runner):
         import torch
 
         compiled = self._compile(name, inputs)
-        out = compiled([x.float().contiguous().numpy() for x in inputs])[0]
-        return torch.from_numpy(out).contiguous(memory_format=torch.channels_last)
+        out = compiled(arrays(name, inputs), share_inputs=True)[0]  # a fresh array; the inputs are read in place
+        return torch.from_numpy(out).permute(0, 3, 1, 2)
 
     def encode(self, cover: torch.Tensor, secret: torch.Tensor, *signs: torch.Tensor) -> torch.Tensor:
         return self._run("encode", (cover, secret, *signs))
 
     def decode(self, stego: torch.Tensor, *signs: torch.Tensor) -> torch.Tensor:
         return self._run("decode", (stego, *signs))
+
+
+def arrays(name: str, inputs: tuple[torch.Tensor, ...]) -> list:
+    """The arrays a compiled pass reads: its images channels-last (no copy where they are already), a key's signs as
+    they are."""
+    return [(x.float().permute(0, 2, 3, 1) if i < IMAGES[name] else x.float()).contiguous().numpy()
+            for i, x in enumerate(inputs)]
 
 
 _RUNNERS = {"torch": Runner, "openvino": OpenVINORunner}

@@ -50,6 +50,11 @@ class StegoModel(nn.Module):
     def decode(self, stego: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
+    def inference_graph(self) -> nn.Module:
+        """The module (with this model's ``encode`` and ``decode``) that an inference backend traces and compiles:
+        the model itself, or the same passes written as a graph a compiler runs faster."""
+        return self
+
     def key_grid(self, height: int, width: int) -> tuple[int, int]:
         """The carrier grid a key's signs cover for an input of height×width pixels (padded to ``multiple``)."""
         m = max(1, self.multiple)

@@ -287,10 +287,82 @@ class DSNet(StegoModel):
     def decode(self, stego: torch.Tensor, signs: torch.Tensor | None = None) -> torch.Tensor:
         return self.reveal(stego, self._signs(signs))
 
+    def inference_graph(self) -> nn.Module:
+        """The module whose passes a compiler traces: :class:`Folded` for a keyless dsnet."""
+        return self if self.keyed else Folded(self)
+
     def _signs(self, signs: torch.Tensor | None) -> torch.Tensor | None:
         if self.keyed and signs is None:
             raise ValueError("a keyed model needs the key's signs")
         return signs if self.keyed else None
+
+
+def strided_kernel(weight: torch.Tensor, factor: int) -> torch.Tensor:
+    """The kernel of a 3×3 convolution (padding 1) over pixel-unshuffled channels as a 3·factor-wide convolution with
+    stride ``factor`` (padding ``factor``) over the pixels themselves: the same output, no unshuffle."""
+    o, ck = weight.shape[:2]
+    c, f = ck // factor**2, factor
+    return weight.reshape(o, c, f, f, 3, 3).permute(0, 1, 4, 2, 5, 3).reshape(o, c, 3 * f, 3 * f)
+
+
+class Folded(nn.Module):
+    """A keyless dsnet's two passes as a graph of convolutions alone, the same function up to float rounding: each
+    pixel-unshuffle front end folded into its convolution (a 3·factor-wide one with stride factor over the pixels),
+    the hide's Haar synthesis into its last convolution, the reveal's Haar analysis made a strided convolution of
+    its own. The transposes that unshuffle and the Haar matrix products were a third of a hide's time in OpenVINO
+    (``tools/backend_speed.py`` measures the gain). A snapshot of ``model``'s weights."""
+
+    def __init__(self, model: DSNet):
+        super().__init__()
+        c, f = model.config, model.config.factor
+        if model.keyed:  # the key's mixing sits between the Haar analysis and the convolutions
+            raise ValueError("only a keyless dsnet folds")
+        self.model, self.factor, self.cover_channels = model, f, 3 * f * f
+        basis = model.hide.carrier.basis[1:] if c.carrier == "high" else None  # [band, position in the block]
+        with torch.no_grad():
+            # every pass reads its images in 8-bit levels less 127.5 (:meth:`levels`), so each first kernel is /255
+            self.register_buffer("prep_kernel", strided_kernel(model.prep.inp.weight, f) / 255)
+            cover_weight = model.hide.inp.weight[:, :self.cover_channels]
+            self.register_buffer("cover_kernel", strided_kernel(cover_weight, f) / 255)
+            out_w, out_b = model.hide.out.weight, model.hide.out.bias
+            if basis is not None:  # the synthesis after the hide's last convolution
+                out_w = torch.einsum("bk,bcihw->ckihw", basis, out_w.unflatten(0, (-1, 3))).flatten(0, 1)
+                out_b = torch.einsum("bk,bc->ck", basis, out_b.unflatten(0, (-1, 3))).flatten()
+            self.register_buffer("out_weight", out_w.clone())
+            self.register_buffer("out_bias", out_b.clone())
+            # the reveal's sub-bands as a factor-wide convolution with stride factor (the Haar weights ±1/factor are
+            # exact in bf16, as are the levels): a compiler that runs convolutions in bf16 reads the hidden signal, a
+            # few levels on top of the cover, as exactly as the model's own fp32 analysis does. Folded into the next
+            # convolution instead, the bf16 kernel would no longer cancel the block means exactly
+            rows = basis if basis is not None else torch.eye(f * f)  # [sub-band, position in the block]
+            bands = torch.einsum("bk,cd->bcdk", rows, torch.eye(3)).flatten(0, 1)  # [band·3 + colour, colour, k]
+            if basis is None:  # the carrier "all" reads pixel_unshuffle's own order: colour·factor² + position
+                bands = bands.unflatten(0, (-1, 3)).transpose(0, 1).flatten(0, 1)
+            self.register_buffer("analysis", bands.reshape(-1, 3, f, f).clone())
+            self.register_buffer("reveal_weight", model.reveal.inp.weight / 255)
+
+    @staticmethod
+    def levels(x: torch.Tensor) -> torch.Tensor:
+        """[0, 1] pixels as 8-bit levels less 127.5: the model's ``x − 0.5`` times 255, exact in bf16 for 8-bit
+        images (half-integers below 128)."""
+        return x.float() * 255 - 127.5
+
+    def _strided(self, x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        return F.conv2d(self.levels(x), kernel, bias, stride=self.factor, padding=self.factor)
+
+    def encode(self, cover: torch.Tensor, secret: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        prepared = m.prep.body(m.prep.act(self._strided(secret, self.prep_kernel, m.prep.inp.bias)))
+        h = self._strided(cover, self.cover_kernel, None) + F.conv2d(
+            prepared, m.hide.inp.weight[:, self.cover_channels:], m.hide.inp.bias, padding=1)
+        delta = F.conv2d(m.hide.body(m.hide.act(h)), self.out_weight, self.out_bias, padding=1)
+        return cover + F.pixel_shuffle(delta.float(), self.factor)
+
+    def decode(self, stego: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        bands = F.conv2d(self.levels(stego), self.analysis, stride=self.factor)
+        x = F.conv2d(bands, self.reveal_weight, m.reveal.inp.bias, padding=1)
+        return F.pixel_shuffle(m.reveal.out(m.reveal.body(m.reveal.act(x))).float(), self.factor) + 0.5
 
 
 def _top(scores: torch.Tensor, k: int) -> torch.Tensor:
