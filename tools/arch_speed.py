@@ -24,16 +24,19 @@ ROOT = Path(__file__).resolve().parent.parent
 SHAPES = {  # name: dsnet options (dsnet-v2's shape first)
     "f2 w32 h3 r6 (dsnet-v2)": dict(width=32, factor=2, hide_blocks=3, reveal_blocks=6),
     "f2 w24 h3 r6": dict(width=24, factor=2, hide_blocks=3, reveal_blocks=6),
+    "f2 w16 h3 r6": dict(width=16, factor=2, hide_blocks=3, reveal_blocks=6),
+    "f2 w32 h3 r4": dict(width=32, factor=2, hide_blocks=3, reveal_blocks=4),
+    "f2 w32 h2 r4": dict(width=32, factor=2, hide_blocks=2, reveal_blocks=4),
     "f2 w32 h2 r3": dict(width=32, factor=2, hide_blocks=2, reveal_blocks=3),
+    "f2 w32 p0 h2 r3": dict(width=32, factor=2, prep_blocks=0, hide_blocks=2, reveal_blocks=3),
+    "f2 w32 p0 h1 r2": dict(width=32, factor=2, prep_blocks=0, hide_blocks=1, reveal_blocks=2),
     "f4 w32 h3 r6": dict(width=32, factor=4, hide_blocks=3, reveal_blocks=6),
     "f4 w32 h2 r4": dict(width=32, factor=4, hide_blocks=2, reveal_blocks=4),
-    "f4 w48 h3 r6": dict(width=48, factor=4, hide_blocks=3, reveal_blocks=6),
-    "f4 w64 h3 r6": dict(width=64, factor=4, hide_blocks=3, reveal_blocks=6),
 }
 
 
 def rate(model, backend: str, precision: str, seconds: float) -> float:
-    cover, secret = torch.rand(1, 3, 720, 1280), torch.rand(1, 3, 720, 1280)
+    cover, secret = (torch.rand(1, 720, 1280, 3).permute(0, 3, 1, 2) for _ in range(2))  # channels-last, as frames
 
     def run():
         stego = hide_tensor(model, cover, secret, precision=precision, backend=backend, tile=4096)
@@ -47,6 +50,10 @@ def rate(model, backend: str, precision: str, seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def params(model) -> str:
+    return f"{sum(q.numel() for q in model.parameters()) / 1e6:.2f} M"
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", default="openvino", choices=["torch", "openvino"])
@@ -55,18 +62,24 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=str(ROOT / "results" / "arch_speed.txt"))
     a = p.parse_args(argv)
     torch.manual_seed(0)
-    seed = rate(load_model("baluja-seed"), a.backend, a.precision, 2 * a.seconds)
+    seed_model = load_model("baluja-seed")
+    seed = rate(seed_model, a.backend, a.precision, 2 * a.seconds)
+    # the speed table's reference (deepstego bench): the seed design as its own code runs it, in PyTorch
+    seed_torch = seed if a.backend == "torch" else rate(seed_model, "torch", a.precision, 2 * a.seconds)
     lines = [f"1280x720 hide + reveal, network pass, {a.backend} {a.precision}, untrained dsnet shapes; "
              f"{machine()['cpu']}, {torch.get_num_threads()} threads",
-             "| shape (factor, width, hide blocks, reveal blocks) | params | pairs/s | × seed design |",
-             "|---|---|---|---|",
-             f"| baluja-seed (the seed design) | {sum(q.numel() for q in load_model('baluja-seed').parameters()) / 1e6:.2f} M"
-             f" | {seed:.2f} | 1× |"]
+             "| shape (factor, width, prep (p1 unless named), hide and reveal blocks) | params | pairs/s "
+             f"| × seed design ({a.backend}) | × seed design (torch) |",
+             "|---|---|---|---|---|",
+             f"| baluja-seed (the seed design), {a.backend} | {params(seed_model)} | {seed:.2f} | 1× "
+             f"| {seed / seed_torch:.1f}× |"]
+    if a.backend != "torch":
+        lines.append(f"| baluja-seed, torch | | {seed_torch:.2f} | {seed_torch / seed:.1f}× | 1× |")
     print("\n".join(lines), flush=True)
     for name, opts in SHAPES.items():
         model = create_model("dsnet", **opts).eval().to(memory_format=torch.channels_last)
         r = rate(model, a.backend, a.precision, a.seconds)
-        lines.append(f"| {name} | {sum(q.numel() for q in model.parameters()) / 1e6:.2f} M | {r:.2f} | {r / seed:.1f}× |")
+        lines.append(f"| {name} | {params(model)} | {r:.2f} | {r / seed:.1f}× | {r / seed_torch:.1f}× |")
         print(lines[-1], flush=True)
     Path(a.out).write_text("\n".join(lines) + "\n")
 

@@ -56,7 +56,8 @@ def measure(name: str, quick: bool = False, backend: str = "torch") -> dict:
     res: dict = {"model": name, "backend": backend, "params": sum(p.numel() for p in model.parameters()),
                  "infer": {}, "first_call_s": {}, "train": {}}
     for label, (n, h, w) in (QUICK_SIZES if quick else SIZES).items():
-        c, s = torch.rand(n, 3, h, w), torch.rand(n, 3, h, w)
+        # channels-last, as images and video frames arrive (deepstego.images.to_tensor, the video pipeline)
+        c, s = (torch.rand(n, h, w, 3).permute(0, 3, 1, 2) for _ in range(2))
         for prec in ("bf16", "fp32"):
             def run():
                 stego = hide_tensor(model, c, s, key=key, precision=prec, backend=backend, tile=4096)

@@ -413,3 +413,4 @@ def narrowed(model: DSNet, width: int) -> DSNet:
     dst["hide.inp.weight"] = src["hide.inp.weight"][keep["hide"]][:, cols]
     small.load_state_dict(dst, strict=True)
     return small.eval()
+
