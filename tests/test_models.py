@@ -145,6 +145,26 @@ def test_folded_dsnet_computes_the_same_passes(options, photos):
     assert keyed.inference_graph() is keyed
 
 
+def test_dsnet_with_fewer_blocks_keeps_the_chosen_ones(photos):
+    """Dropping residual blocks keeps the listed ones, weights and order: keeping all of them computes the same
+    passes, and a cut model carries the kept blocks' own weights."""
+    from deepstego.core import load_model
+    from deepstego.images import to_tensor
+    from deepstego.models.dsnet import with_blocks
+
+    v2 = load_model("dsnet-v2")
+    stego = to_tensor(square(photos[2], 64))
+    same = with_blocks(v2, {"reveal": list(range(6))})
+    with torch.no_grad():
+        assert torch.allclose(same.decode(stego), v2.decode(stego), atol=1e-5)  # memory formats differ
+    cut = with_blocks(v2, {"prep": [], "hide": [0, 2], "reveal": [1, 4, 5]})
+    assert (cut.config.prep_blocks, cut.config.hide_blocks, cut.config.reveal_blocks) == (0, 2, 3)
+    assert torch.equal(cut.reveal.body[1].conv1.weight, v2.reveal.body[4].conv1.weight)
+    assert torch.equal(cut.hide.body[1].conv2.bias, v2.hide.body[2].conv2.bias)
+    with pytest.raises(ValueError):
+        with_blocks(v2, {"hide": [3]})
+
+
 def test_weights_named_with_dots_keep_their_whole_name(tmp_path):
     """A run or detector named like 'cnn-stealth0.85' is written and read under that name, not as 'cnn-stealth0'
     (two such names once overwrote each other)."""

@@ -6,13 +6,16 @@ model's passes take the key's signs as a last argument), so callers such as ``co
 to 8 bits the same way whatever runs the networks. Refinement needs gradients and always runs in PyTorch.
 
 OpenVINO is an optional extra (``pip install 'deepstego[openvino]'``). Its models are traced from the PyTorch modules
-and compiled for each input shape (0.4 to 1 s a pass), then kept. In one run on this project's Sapphire Rapids CPU
-(2 cores, ``tools/backend_speed.py``) 720p hide + reveal ran at 13.1 pairs/s in OpenVINO bf16 against 6.3 in
-PyTorch bf16 (3.6 against 1.8 in fp32), and a 256² pair at 111 against 87 in bf16. So ``auto`` takes OpenVINO, where
-it is installed, for videos (one compilation per frame size serves every frame) and PyTorch for single images, where
-the compilation costs more than it saves. In fp32 OpenVINO gives PyTorch's stego and reveal bit for bit; in bf16 the
-stego is within one or two 8-bit levels, and the reveal within a few (mean 0.3), because OpenVINO runs the reveal
-network's first layer in bf16 where PyTorch keeps it in fp32.
+(a model's :meth:`~deepstego.models.base.StegoModel.inference_graph`: for a keyless dsnet the same passes as a graph
+of convolutions alone, :class:`deepstego.models.dsnet.Folded`), take and give images channels-last, and are compiled
+for each input shape (0.2 to 0.5 s a pass), then kept. In one run on this project's Sapphire Rapids CPU (2 cores,
+``tools/backend_speed.py``) 720p hide + reveal ran at 14.9 pairs/s in OpenVINO bf16 against 7.2 in PyTorch bf16
+(13.1 with the model's own, unfolded graph), and 3.8 against 3.0 in fp32; a 256² pair ran at 98 against 94 in bf16.
+So ``auto`` takes OpenVINO, where it is installed, for videos (one compilation per frame size serves every frame)
+and PyTorch for single images, where the compilation costs more than it saves. In fp32 OpenVINO gives PyTorch's
+stego and reveal within one 8-bit level (float rounding: the folded graph sums in another order); in bf16 the stego
+is within one or two levels, and the reveal within a few (mean 0.25), because OpenVINO runs the reveal network's
+first layer in bf16 where PyTorch keeps it in fp32.
 """
 
 from __future__ import annotations

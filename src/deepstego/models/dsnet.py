@@ -414,3 +414,28 @@ def narrowed(model: DSNet, width: int) -> DSNet:
     small.load_state_dict(dst, strict=True)
     return small.eval()
 
+
+@torch.no_grad()
+def with_blocks(model: DSNet, keep: dict[str, list[int]]) -> DSNet:
+    """A copy of a keyless dsnet that keeps only the residual blocks listed per network (``{"prep": [], "hide": [0,
+    1], "reveal": [0, 2, 5]}``; a network left out keeps all of its blocks): a shallower starting point for a faster
+    model, as :func:`narrowed` gives a narrower one."""
+    c = model.config
+    if c.keyed:
+        raise ValueError("only a keyless dsnet drops blocks")
+    blocks = {net: list(range(len(getattr(model, net).body))) for net in ("prep", "hide", "reveal")}
+    for net, ks in keep.items():
+        if not set(ks) <= set(blocks[net]):
+            raise ValueError(f"{net} has blocks 0..{len(blocks[net]) - 1}, not {ks}")
+        blocks[net] = sorted(set(ks))
+    small = DSNet(DSNetConfig(**{**dataclasses.asdict(c), **{f"{net}_blocks": len(ks) for net, ks in blocks.items()}}))
+    state = {}
+    for name, value in model.state_dict().items():
+        net, part, *rest = name.split(".")
+        if part == "body":
+            if int(rest[0]) not in blocks[net]:
+                continue
+            name = ".".join([net, part, str(blocks[net].index(int(rest[0]))), *rest[1:]])
+        state[name] = value
+    small.load_state_dict(state, strict=True)
+    return small.eval()
