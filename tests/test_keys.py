@@ -200,15 +200,15 @@ def test_only_the_right_key_reveals(tmp_path, eval_pairs):
 
 @pytest.mark.parametrize("video", [False, True], ids=["image", "video frames"])
 def test_keyed_refinement_keeps_out_of_the_keyless_readers_sight(eval_pairs, video):
-    """Refining a keyed stego for its own reveal changes what the default keyless model reveals of it; with the
+    """Refining a keyed stego for its own reveal changes what the keyless reader (dsnet-v2) reveals of it; with the
     penalty that holds that reader's view (deepstego.refine.Leak, as hide uses it) the change is far smaller. For
     video the refinement is FrameRefiner's one step per frame, the correction carried along a still scene."""
-    from deepstego.core import DEFAULT_MODEL, key_signs, leak_readers, load_model
+    from deepstego.core import LEAK_READER, key_signs, leak_readers, load_model
     from deepstego.images import to_tensor
     from deepstego.models.blocks import quantize
     from deepstego.refine import FrameRefiner, refine_stego
 
-    model, reader = load_model(KEYED), load_model(DEFAULT_MODEL)
+    model, reader = load_model(KEYED), load_model(LEAK_READER)
     assert leak_readers(model) == (reader,) and leak_readers(reader) == ()
     (covers, secrets) = eval_pairs
     cover, secret = to_tensor(covers[0]), to_tensor(secrets[0])
@@ -235,10 +235,10 @@ def test_keyed_refinement_keeps_out_of_the_keyless_readers_sight(eval_pairs, vid
 
 
 def test_keyed_hides_refine_with_the_keyless_reader_held(tmp_path, monkeypatch, eval_pairs):
-    """hide's refinement and hide_video's frame refinement give a keyed model's steps the default keyless model to
+    """hide's refinement and hide_video's frame refinement give a keyed model's steps the keyless reader (dsnet-v2) to
     hold (the penalty itself: the test above); a keyless model's refinement holds none."""
     from deepstego import refine
-    from deepstego.core import DEFAULT_MODEL, load_model
+    from deepstego.core import LEAK_READER, load_model
 
     from .videos import make_clip
 
@@ -250,7 +250,7 @@ def test_keyed_hides_refine_with_the_keyless_reader_held(tmp_path, monkeypatch, 
             super().__init__(readers, *args)
 
     monkeypatch.setattr(refine, "Leak", Spy)
-    default = (load_model(DEFAULT_MODEL),)
+    default = (load_model(LEAK_READER),)
     covers, secrets = eval_pairs
     deepstego.hide(covers[0][:64, :64], secrets[0][:64, :64], model=KEYED, key="k", refine=2)
     assert held == [default], held
@@ -308,11 +308,12 @@ def test_keyed_video_round_trip(tmp_path):
 
 
 def test_keyed_training_reads_with_the_shipped_keyless_dsnets():
-    """The leakage penalty's readers: dsnet-v1 and dsnet-v2, frozen; not the keyed models, not the seed design."""
+    """The leakage penalty's readers: the shipped keyless dsnets (dsnet-v1, dsnet-v2, dsnet-v3), frozen; not the keyed
+    models, not the seed design."""
     from deepstego.models.weights import read_meta, shipped_weights
     from deepstego.train.adversary import public_readers
 
     readers = public_readers()
     shipped = shipped_weights()
-    assert {r.meta["sha256"] for r in readers} == {read_meta(shipped[n])["sha256"] for n in ("dsnet-v1", "dsnet-v2")}
+    assert {r.meta["sha256"] for r in readers} == {read_meta(shipped[n])["sha256"] for n in ("dsnet-v1", "dsnet-v2", "dsnet-v3")}
     assert not any(p.requires_grad for r in readers for p in r.parameters())

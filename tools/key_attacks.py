@@ -8,7 +8,7 @@ Twenty evaluation crops (256 px, cover i carries crop i+1) are hidden with one k
 saved as PNG and read back. Then, over the twenty pairs (metrics.leakage: mean SSIM of each reveal to its own
 secret minus to the others, and how many reveals pick their own secret among the twenty):
 (a) the right key, and 20 random wrong keys;
-(b) no key (the keyed model refuses) and the keyless public models revealing the keyed stego;
+(b) no key (the keyed model refuses) and every shipped keyless dsnet revealing the keyed stego;
 (c) a key-agnostic attacker: a reveal network larger than the model's own (dsnet reveal, width 48, 6 blocks),
     trained for --attacker-minutes on (stego, secret) pairs it makes from the training photos with random keys of
     its own — what someone with the code and the weights but not the key can do;
@@ -89,6 +89,14 @@ def train_attacker(model, data: str, minutes: float, log) -> torch.nn.Module:
     return attacker.eval()
 
 
+def keyless_networks() -> list[str]:
+    """The shipped keyless dsnets: the public readers anyone with deepstego has."""
+    from deepstego.models.weights import read_meta, shipped_weights
+
+    metas = {n: read_meta(p) for n, p in shipped_weights().items()}
+    return [n for n, m in metas.items() if m["arch"] == "dsnet" and not m["config"].get("keyed")]
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model", nargs="?", default="dsnet-k2")
@@ -150,7 +158,7 @@ def main(argv=None) -> None:
         res["no_key"] = f"refused: {exc}"
     log(f"(b) no key: {res['no_key']}")
     res["keyless_models"] = {}
-    for name in ("dsnet-v2", "dsnet-v1"):
+    for name in keyless_networks():
         r = res["keyless_models"][name] = leakage(reveal_all(model=name), S)
         log(f"(b) keyless {name}: own − others {r['excess']:+.4f}, found {r['found']}/{PAIRS}, SSIM to own "
             f"{r['own']:.4f}")

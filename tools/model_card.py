@@ -71,18 +71,25 @@ def train_command(recipe: dict) -> str:
 
 
 def _start(recipe: dict) -> str:
-    """Where an --init run started: another model's weights, or a model narrowed by tools/narrow.py."""
+    """Where an --init run started: another model's weights, or a model narrowed (tools/narrow.py) or cut to fewer
+    blocks (tools/shallow.py)."""
     init_json = (ROOT / recipe["init"]).with_suffix(".json")
     init = json.loads(init_json.read_text()) if init_json.exists() else {}
-    source = init.get("narrowed_from")
+    source = init.get("narrowed_from") or init.get("shallowed_from")
     if not source:
         return (f"- Initialised from `{Path(recipe['init']).stem}` (its own card gives its training); the figures "
                 f"above are this run's alone.")
-    width = init["config"]["width"]
     teacher = (f" with `{recipe['teacher']}` as teacher (the pull towards its stego and towards revealing from its "
                f"stego starts at weight {recipe['teacher_weight']:g} and fades to 0)." if recipe.get("teacher") else ".")
+    out = Path(recipe["init"]).with_suffix("")
+    if init.get("shallowed_from"):
+        kept = "; ".join(f"{net} blocks {blocks}" for net, blocks in init["kept_blocks"].items())
+        counts = " ".join(f"--{net} {len(blocks)}" for net, blocks in init["kept_blocks"].items())
+        return (f"- Start point: `{source}` with fewer residual blocks (kept: {kept}; `python tools/shallow.py "
+                f"{source} {out} {counts}`), then trained as below{teacher}")
+    width = init["config"]["width"]
     return (f"- Start point: `{source}` pruned to {width} channels (`python tools/narrow.py {source} {width} "
-            f"{Path(recipe['init']).with_suffix('')}`), then trained as below{teacher}")
+            f"{out}`), then trained as below{teacher}")
 
 
 def main(name: str, results: str | None = None) -> None:
