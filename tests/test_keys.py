@@ -315,5 +315,6 @@ def test_keyed_training_reads_with_the_shipped_keyless_dsnets():
 
     readers = public_readers()
     shipped = shipped_weights()
-    assert {r.meta["sha256"] for r in readers} == {read_meta(shipped[n])["sha256"] for n in ("dsnet-v1", "dsnet-v2", "dsnet-v3")}
+    names = ("dsnet-v1", "dsnet-v2", "dsnet-v3")
+    assert {r.meta["sha256"] for r in readers} == {read_meta(shipped[n])["sha256"] for n in names}
     assert not any(p.requires_grad for r in readers for p in r.parameters())

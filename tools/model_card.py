@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "src" / "deepstego" / "weights"
 RESULTS = ROOT / "results"
-# NAME-network: the same model without refinement (deepstego eval --refine 0); dsnet-v2-network-124: the default
-# model at the seed paper's 124 px (--size 124 --refine 0), beside baluja-seed
+# NAME-network: the same model without refinement (deepstego eval --refine 0); dsnet-v2-network-124: dsnet-v2
+# (the default then) at the seed paper's 124 px (--size 124 --refine 0), beside baluja-seed
 COMPARE = ["{name}-network", "dsnet-v2-network-124", "dsnet-k2", "dsnet-k2-network", "dsnet-k1", "dsnet-k1-network",
            "dsnet-v2", "dsnet-v2-network", "dsnet-v1", "dsnet-v1-fp32", "lsb-4", "lsb-3", "baluja-10min-refined",
            "baluja-10min", "dsnet-v1-10min"]

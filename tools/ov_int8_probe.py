@@ -1,4 +1,4 @@
-"""What OpenVINO int8 (NNCF post-training quantization) buys the default model and the seed design, one run.
+"""What OpenVINO int8 (NNCF post-training quantization) buys dsnet-v2 and the seed design, one run.
 
     pip install nncf  # 3.4 here; not one of deepstego's requirements
     python tools/ov_int8_probe.py → results/ov_int8_probe.txt
@@ -8,7 +8,9 @@ quantized by NNCF (int8 weights and activations at every convolution's input; th
 128-px crops of the training corpus (``data/photos``, sampled as dsnet-v2 was trained; for the reveal pass, the fp32
 stego of those pairs on the 8-bit grid), then reshaped and compiled per frame size. Quality: evaluation photos at
 256 px, stego on the 8-bit grid, network pass. Speed: 1280×720 hide + reveal as ``tools/arch_speed.py`` times it
-(the seed design twice as long, as there), every row in this one run.
+(the seed design twice as long, as there), every row in this one run. ``results/ov_int8_probe.txt`` predates the
+folded, channels-last graph (``dsnet.Folded``) that the OpenVINO runner now compiles for dsnet-v2; a rerun quantizes
+that graph instead.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ their view (deepstego.refine.Leak).
 
 The twenty evaluation crops of tools/key_attacks.py (256 px, cover i carries crop i+1), hidden with one key: the
 network pass alone, then the default refinement (the model's refine_steps) against the keyed reveal alone, with the
-default keyless model's view held (what 'deepstego hide' does), and with both shipped keyless models' views held;
-then video's FrameRefiner (one step per frame, the correction carried on) over FRAMES frames of one still scene, each
-crop pair standing for a scene: the last frame's stego, without and with the default model's view held (what
+keyless reader's view held (core.LEAK_READER, dsnet-v2: what 'deepstego hide' does), and with dsnet-v2's and
+dsnet-v1's views held; then video's FrameRefiner (one step per frame, the correction carried on) over FRAMES frames of one still scene, each
+crop pair standing for a scene: the last frame's stego, without and with that reader's view held (what
 'deepstego hide-video --refine-budget' does). Each stego is saved as a PNG and read back; leakage as in the README's
 Security table; seconds per hide (per frame for video rows).
 """
@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 import deepstego
-from deepstego.core import DEFAULT_MODEL, default_refine, key_signs, leak_readers, load_model
+from deepstego.core import LEAK_READER, default_refine, key_signs, leak_readers, load_model
 from deepstego.images import to_tensor, to_uint8
 from deepstego.keys import Key
 from deepstego.metrics import leakage, ssim
@@ -47,12 +47,12 @@ def main(argv=None) -> None:
     covers, secrets = crops[:PAIRS], crops[1:PAIRS + 1]
     key = Key.from_passphrase("refine_leak measurement key")
     S, C = batch(secrets), batch(covers)
-    default = leak_readers(model)  # what hide holds: the default keyless model
+    default = leak_readers(model)  # what hide holds: core.LEAK_READER
     variants = {"network pass": ("image", None), "refined for the keyed reveal alone": ("image", ()),
-                f"+ {DEFAULT_MODEL}'s view held (as hide does)": ("image", default),
+                f"+ {LEAK_READER}'s view held (as hide does)": ("image", default),
                 "+ every shipped keyless model's view held": ("image", tuple(public_readers())),
                 f"video: {a.frames} frames of a still scene, keyed reveal alone": ("video", ()),
-                f"video: + {DEFAULT_MODEL}'s view held (as hide-video does)": ("video", default)}
+                f"video: + {LEAK_READER}'s view held (as hide-video does)": ("video", default)}
     lines = [f"{a.model}, {PAIRS} evaluation crops at {SIZE} px, one key, {steps} refinement steps (video rows: one "
              f"step per frame, seconds per frame), Leak weight {REFINE_LEAK:g}, through saved PNGs",
              "| refinement | cover / secret SSIM (right key) | dsnet-v2 reads: excess, found | dsnet-v1 reads | s per hide |",

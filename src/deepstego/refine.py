@@ -23,7 +23,7 @@ REFINE_LR = 2e-3
 REFINE_SECONDS = 45.0  # per image, tiles' network passes included: a 3000×2000 photo hides within a minute here
 REFINE_BETAS = (0.5, 0.9)
 REFINE_COVER_SSIM = 3.0  # weight of the cover's (1 − SSIM) term: SSIM is the figure the cover loses first
-# keyed models: weight of the change the default keyless model's reveal sees (:class:`Leak`); refinement otherwise writes
+# keyed models: weight of the change the keyless reader's reveal sees (core.LEAK_READER, dsnet-v2) (:class:`Leak`); refinement otherwise writes
 # a trace of the secret that they pick out (tools/key_attacks.py, docs/training.md)
 REFINE_LEAK = 0.5
 # video: refinement may take this multiple of the network pass's time; off by default, as within 1.0 (a hide at most
@@ -88,7 +88,7 @@ def refine_stego(model: StegoModel, cover: torch.Tensor, secret: torch.Tensor, s
     network's residual RMS: the start and every step are scaled back inside it, so the refinement spends a smaller
     budget where the reveal network reads it best (it runs even with ``steps`` 0). ``stats`` > 0 adds the
     residual-statistics penalty (:func:`~deepstego.stealth.residual_statistics_penalty`, what the rich-model
-    steganalyser counts) to the loss with that weight. ``readers`` (keyed models: the default keyless model)
+    steganalyser counts) to the loss with that weight. ``readers`` (keyed models: ``core.LEAK_READER``)
     adds :class:`Leak`, so the steps that sharpen the keyed reveal do not write a trace those readers see."""
     cap = None if energy is None else energy * rms(stego - cover)
     if cap is not None:

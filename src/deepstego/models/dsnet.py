@@ -310,7 +310,8 @@ class Folded(nn.Module):
     pixel-unshuffle front end folded into its convolution (a 3·factor-wide one with stride factor over the pixels),
     the hide's Haar synthesis into its last convolution, the reveal's Haar analysis made a strided convolution of
     its own. The transposes that unshuffle and the Haar matrix products were a third of a hide's time in OpenVINO
-    (``tools/backend_speed.py`` measures the gain). A snapshot of ``model``'s weights."""
+    (``tools/backend_speed.py`` measures the gain). The folded kernels are copies taken at construction; the residual
+    blocks and the other layers are ``model``'s own: build it afresh after changing the weights."""
 
     def __init__(self, model: DSNet):
         super().__init__()
@@ -332,7 +333,8 @@ class Folded(nn.Module):
             self.register_buffer("out_bias", out_b.clone())
             # the reveal's sub-bands as a factor-wide convolution with stride factor (the Haar weights ±1/factor are
             # exact in bf16, as are the levels): a compiler that runs convolutions in bf16 reads the hidden signal, a
-            # few levels on top of the cover, as exactly as the model's own fp32 analysis does. Folded into the next
+            # few levels on top of the cover, as exactly as the model's own fp32 analysis does (sub-bands beyond
+            # ±128 levels round to bf16 on their way on, as they did from that analysis). Folded into the next
             # convolution instead, the bf16 kernel would no longer cancel the block means exactly
             rows = basis if basis is not None else torch.eye(f * f)  # [sub-band, position in the block]
             bands = torch.einsum("bk,cd->bcdk", rows, torch.eye(3)).flatten(0, 1)  # [band·3 + colour, colour, k]
