@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 
 import deepstego
-from deepstego.core import default_refine
+from deepstego.core import default_refine, keyless_networks
 from deepstego.data import PairSampler, PhotoBank, list_images
 from deepstego.data.evalset import eval_photos
 from deepstego.images import atomic_write, to_tensor
@@ -87,14 +87,6 @@ def train_attacker(model, data: str, minutes: float, log) -> torch.nn.Module:
     attacker.trained = {"steps": step, "minutes": round((time.monotonic() - start) / 60, 2), "pairs": 16 * step,
                         "crop": 128}
     return attacker.eval()
-
-
-def keyless_networks() -> list[str]:
-    """The shipped keyless dsnets: the public readers anyone with deepstego has."""
-    from deepstego.models.weights import read_meta, shipped_weights
-
-    metas = {n: read_meta(p) for n, p in shipped_weights().items()}
-    return [n for n, m in metas.items() if m["arch"] == "dsnet" and not m["config"].get("keyed")]
 
 
 def main(argv=None) -> None:

@@ -163,6 +163,13 @@ def keyed_models() -> list[str]:
     return [n for n, p in shipped_weights().items() if read_meta(p)["config"].get("keyed")]
 
 
+def keyless_networks() -> list[str]:
+    """The shipped keyless dsnets, in name order: the public readers anyone with deepstego holds (the seed design
+    left out)."""
+    metas = {n: read_meta(p) for n, p in sorted(shipped_weights().items())}
+    return [n for n, m in metas.items() if m["arch"] == "dsnet" and not m["config"].get("keyed")]
+
+
 def leak_readers(model: StegoModel) -> tuple[StegoModel, ...]:
     """The keyless readers whose view a keyed model's refinement holds (:class:`~deepstego.refine.Leak`):
     :data:`LEAK_READER`, which anyone with deepstego has (the other shipped keyless dsnets read the same trace and lose

@@ -138,9 +138,8 @@ def resolve_key(key=None, key_file: str | os.PathLike | None = None, *, env: boo
         if not isinstance(key, (str, bytes, bytearray)):
             raise DeepStegoError(f"a key is a passphrase (str), bytes or a deepstego Key, not {type(key).__name__}")
         return Key.from_passphrase(key)
-    if env and os.environ.get(ENV_VAR, "").rstrip("\r\n"):  # set but empty counts as unset
-        return Key.from_passphrase(os.environ[ENV_VAR].rstrip("\r\n"))
-    return None
+    text = os.environ.get(ENV_VAR, "").rstrip("\r\n") if env else ""
+    return Key.from_passphrase(text) if text else None  # set but empty counts as unset
 
 
 def new_key_text() -> str:

@@ -74,17 +74,12 @@ def public_readers() -> list:
     """Every shipped keyless dsnet model, frozen: the readers an analyst already holds. The seed design
     (baluja-seed) is left out: its reveal costs more than the hider's whole step and reads back little even of its
     own secrets (its card)."""
-    from ..core import load_model
-    from ..models.weights import read_meta, shipped_weights
+    from ..core import keyless_networks, load_model
 
-    readers = []
-    for name, path in sorted(shipped_weights().items()):
-        meta = read_meta(path)
-        if meta["arch"] == "dsnet" and not meta["config"].get("keyed"):
-            model = load_model(name)
-            for p in model.parameters():
-                p.requires_grad_(False)
-            readers.append(model)
+    readers = [load_model(name) for name in keyless_networks()]
+    for model in readers:
+        for p in model.parameters():
+            p.requires_grad_(False)
     return readers
 
 
