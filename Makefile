@@ -50,6 +50,7 @@ test: install-dev browser
 
 bench: install
 	$(STEGO) bench --json results/bench.json > results/bench.txt && cat results/bench.txt
+	$(STEGO) bench --ratio --json results/ratio.json > results/ratio.txt && cat results/ratio.txt
 
 clean:
 	rm -rf .venv out .pytest_cache

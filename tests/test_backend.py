@@ -70,11 +70,11 @@ def test_openvino_in_tiles_matches_a_whole_torch_pass(name, photos):
 @needs_openvino
 def test_openvino_batches_match_torch(photos):
     """A batch of frames (as the video path sends them) through the default model's folded, channels-last graph: each
-    frame's stego and reveal as PyTorch gives them, not another frame's."""
+    frame's stego and reveal as PyTorch gives them, not another frame's, on the 8-bit grid and channels-last."""
     import torch
 
     from deepstego.core import hide_tensor, reveal_tensor
-    from deepstego.images import to_tensor
+    from deepstego.images import on_8bit_grid, to_tensor
 
     model = load_model()
     covers = torch.cat([to_tensor(square(p, 96)) for p in photos[:2]])
@@ -83,6 +83,8 @@ def test_openvino_batches_match_torch(photos):
     assert (out["torch"] - out["openvino"]).abs().max() * 255 <= 1 + 1e-4
     revealed = {b: reveal_tensor(model, out["torch"], precision="fp32", backend=b) for b in ("torch", "openvino")}
     assert (revealed["torch"] - revealed["openvino"]).abs().max() * 255 <= 1 + 1e-4
+    for image in (out["openvino"], revealed["openvino"]):  # the compiled graph's own 8-bit rounding
+        assert torch.equal(on_8bit_grid(image), image) and image.is_contiguous(memory_format=torch.channels_last)
     assert (revealed["torch"][0] - revealed["torch"][1]).abs().mean() > 0.05  # two different secrets
 
 

@@ -48,3 +48,21 @@ def test_freed_memory_is_kept_unless_turned_off():
         env = {**os.environ, "DEEPSTEGO_KEEP_FREED_MEMORY": value}
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == expected
+
+
+def test_ratio_interleaves_the_model_and_the_seed_design():
+    """Two workers take turns: every round has a rate for each side, and the median ratio lies within the rounds'."""
+    from deepstego.bench import ratio, ratio_text
+
+    r = ratio("dsnet-v3", "torch", rounds=3, seconds=0.2, shape=(1, 64, 96))
+    assert r["seed"] == "baluja-seed/torch" and r["rounds"] == 3
+    assert all(len(v) == 3 and min(v) > 0 for v in r["pairs_per_s"].values())
+    ratios = [m / s for m, s in zip(r["pairs_per_s"]["model"], r["pairs_per_s"]["seed"])]
+    assert r["ratio_min"] == min(ratios) <= r["ratio_median"] <= max(ratios) == r["ratio_max"]
+    assert "96x64 hide + reveal" in ratio_text(r) and "3 interleaved rounds" in ratio_text(r)
+
+
+def test_ratio_refuses_bad_rounds_and_models_in_one_line():
+    for args in (["--rounds", "0"], ["--model", "no-such-model"]):
+        proc = run_cli("bench", "--ratio", *args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

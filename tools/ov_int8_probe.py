@@ -46,23 +46,23 @@ class Int8Runner(backend.OpenVINORunner):
         super().__init__(model, "bf16")
         self.covers, self.secrets, self.passes, self._quantized = covers, secrets, passes, {}
 
-    def _convert(self, name, inputs, free=False):
+    def _convert(self, name, inputs, free=False, grid=False):
         import nncf
 
         if name not in self.passes:
-            return super()._convert(name, inputs, free)
-        if name not in self._quantized:
+            return super()._convert(name, inputs, free, grid)
+        if (name, grid) not in self._quantized:
             if name == "encode":
                 samples = [(c[None], s[None]) for c, s in zip(self.covers, self.secrets)]
             else:
                 with torch.no_grad():
                     stego = torch.round(self.model.encode(self.covers, self.secrets).clamp(0, 1) * 255) / 255
                 samples = [(x[None],) for x in stego]
-            model = super()._convert(name, samples[0], free=True)
-            data = nncf.Dataset(samples, lambda xs: backend.arrays(name, xs))
-            self._quantized[name] = nncf.quantize(model, data, subset_size=len(samples))
-        model = self._quantized[name].clone()
-        shapes = [backend._openvino().PartialShape(list(a.shape)) for a in backend.arrays(name, inputs)]
+            model = super()._convert(name, samples[0], free=True, grid=grid)
+            data = nncf.Dataset(samples, lambda xs: backend.arrays(name, xs, model))
+            self._quantized[name, grid] = nncf.quantize(model, data, subset_size=len(samples))
+        model = self._quantized[name, grid].clone()
+        shapes = [backend._openvino().PartialShape(list(a.shape)) for a in backend.arrays(name, inputs, model)]
         model.reshape(dict(zip(model.inputs, shapes)))
         return model
 

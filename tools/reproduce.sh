@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Every figure in the README and the model card, from a trained run to the committed results.
-#   tools/reproduce.sh [NAME [RUN_DIR]]   (default: the default model and runs/NAME; its card gives the training command)
+#   tools/reproduce.sh [NAME [RUN_DIR [WEIGHTS]]]   (default: the default model, runs/NAME and the run's final weights,
+#   "model"; "best" for its best validation weights, which its card names; the card gives the training command)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NAME=${1:-$(.venv/bin/python -c "from deepstego.core import DEFAULT_MODEL; print(DEFAULT_MODEL)")}
 RUN=${2:-runs/$NAME}
+PICK=${3:-model}
 DS=.venv/bin/deepstego
 mkdir -p results docs
 
-# the shipped weights are the run's final weights
-cp "$RUN/model.safetensors" "src/deepstego/weights/$NAME.safetensors"
-cp "$RUN/model.json" "src/deepstego/weights/$NAME.json"
+# the shipped weights: the run's final or best weights
+cp "$RUN/$PICK.safetensors" "src/deepstego/weights/$NAME.safetensors"
+cp "$RUN/$PICK.json" "src/deepstego/weights/$NAME.json"
 
 $DS eval --model "$NAME" --json "results/$NAME.json" --grid docs/eval_grid.png        # with the default refinement
 $DS eval --model "$NAME" --refine 0 --json "results/$NAME-network.json"                 # the network pass alone
@@ -35,6 +37,7 @@ $DS eval --curve "$RUN" --refine 0 --json "results/curve-$NAME-network.json" \
     --plot "docs/time_to_quality-$NAME-network.png"
 .venv/bin/python tools/example_720p.py "$NAME" docs/example_720p.png | tee results/example_720p.txt
 $DS bench --json results/bench.json | tee results/bench.txt
+$DS bench --ratio --model "$NAME" --json results/ratio.json | tee results/ratio.txt
 $DS bench --video --model "$NAME" --json results/bench_video.json | tee results/bench_video.txt
 .venv/bin/python tools/video_figures.py "$NAME" | tee results/video.txt
 .venv/bin/python tools/model_card.py "$NAME"

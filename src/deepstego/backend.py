@@ -2,8 +2,10 @@
 
 A :class:`Runner` holds one model's hide (``encode``) and reveal (``decode``) passes for one backend and precision;
 :func:`runner` builds it once and caches it. Both passes take and return N×3×H×W float tensors in [0, 1] (a keyed
-model's passes take the key's signs as a last argument), so callers such as ``core.hide_tensor`` cut tiles and round
-to 8 bits the same way whatever runs the networks. Refinement needs gradients and always runs in PyTorch.
+model's passes take the key's signs as a last argument), so callers such as ``core.hide_tensor`` cut tiles the same
+way whatever runs the networks; asked for images on the 8-bit grid (``grid``), every backend gives what
+:func:`~deepstego.images.on_8bit_grid` gives, OpenVINO from 8-bit levels its compiled graph rounds. Refinement needs
+gradients and always runs in PyTorch.
 
 OpenVINO is an optional extra (``pip install 'deepstego[openvino]'``). Its models are traced from the PyTorch modules
 (a model's :meth:`~deepstego.models.base.StegoModel.inference_graph`: for a keyless dsnet the same passes as a graph
@@ -84,17 +86,23 @@ class Runner:
     def model(self):
         return self._model()
 
-    def encode(self, cover: torch.Tensor, secret: torch.Tensor, *signs: torch.Tensor) -> torch.Tensor:
+    def encode(self, cover: torch.Tensor, secret: torch.Tensor, *signs: torch.Tensor, grid: bool = False
+               ) -> torch.Tensor:
+        """The stego (``grid``: clamped and rounded to the 8-bit grid, :func:`~deepstego.images.on_8bit_grid`)."""
+        return self._run("encode", (cover, secret, *signs), grid)
+
+    def decode(self, stego: torch.Tensor, *signs: torch.Tensor, grid: bool = False) -> torch.Tensor:
+        """The revealed secret (``grid``: as for :meth:`encode`)."""
+        return self._run("decode", (stego, *signs), grid)
+
+    def _run(self, name: str, inputs: tuple[torch.Tensor, ...], grid: bool) -> torch.Tensor:
         import torch
 
-        with torch.inference_mode(), autocast(self.precision):
-            return self.model.encode(cover, secret, *signs).float()
-
-    def decode(self, stego: torch.Tensor, *signs: torch.Tensor) -> torch.Tensor:
-        import torch
+        from .images import on_8bit_grid
 
         with torch.inference_mode(), autocast(self.precision):
-            return self.model.decode(stego, *signs).float()
+            out = getattr(self.model, name)(*inputs).float()
+        return on_8bit_grid(out) if grid else out
 
 
 class OpenVINORunner(Runner):
@@ -109,12 +117,18 @@ class OpenVINORunner(Runner):
         super().__init__(model, precision)
         self._compiled: OrderedDict[tuple, object] = OrderedDict()
 
-    def _convert(self, name: str, inputs: tuple[torch.Tensor, ...], free: bool = False):
+    def _convert(self, name: str, inputs: tuple[torch.Tensor, ...], free: bool = False, grid: bool = False):
         """One pass traced at ``inputs``' shapes and converted to an OpenVINO model (``free``: of any height and
-        width)."""
+        width; ``grid``: its output as 8-bit levels, clamped and rounded by the graph's last element-wise step,
+        a quarter of the bytes to copy out and no pass of PyTorch over them but the division by 255)."""
         import torch
 
         ov = _openvino()
+
+        graph = self.model.inference_graph()
+        # a hide that adds a residual to the cover (dsnet.Folded) reads the cover a second time, as a last input,
+        # for that addition: read once, it was transposed to NCHW for both uses and back to channels-last for one
+        twice = name == "encode" and hasattr(graph, "residual")
 
         class Pass(torch.nn.Module):  # one pass as a module of tensors only, for tracing
             def __init__(self, model):
@@ -122,59 +136,60 @@ class OpenVINORunner(Runner):
                 self.model = model
 
             def forward(self, *xs):
-                return getattr(self.model, name)(*xs).float()
+                if twice:
+                    out = xs[-1] + self.model.residual(*xs[:-1])
+                else:
+                    out = getattr(self.model, name)(*xs).float()
+                return out.clamp(0, 1).mul(255).round().to(torch.uint8) if grid else out
 
+        inputs = (*inputs, inputs[0]) if twice else inputs
         # static shapes: OpenVINO plans each size's memory and kernels ahead (faster than free shapes)
         shapes = [ov.PartialShape(list(x.shape[:2]) + [-1, -1] if free else list(x.shape)) for x in inputs]
         with torch.inference_mode(False), torch.no_grad():
             examples = tuple(x.detach().clone() for x in inputs)
             # the trace check re-runs the pass and compares graphs; cached constants (the key mixing matrix)
             # make the two graphs differ in name only, and the outputs are compared in the tests instead
-            traced = torch.jit.trace(Pass(self.model.inference_graph()), examples, check_trace=False)
+            traced = torch.jit.trace(Pass(graph), examples, check_trace=False)
             converted = ov.convert_model(traced, input=shapes)
         # images in and out as channels-last arrays (what callers hold): OpenVINO's own convolutions want that
         # layout, so no copy is made to reach NCHW and back (a key's signs stay as they are)
         steps = ov.preprocess.PrePostProcessor(converted)
-        for i in range(IMAGES[name]):
+        for i in [*range(IMAGES[name]), *([len(inputs) - 1] if twice else [])]:
             steps.input(i).tensor().set_layout(ov.Layout("NHWC"))
             steps.input(i).model().set_layout(ov.Layout("NCHW"))
         steps.output(0).model().set_layout(ov.Layout("NCHW"))
         steps.output(0).postprocess().convert_layout(ov.Layout("NHWC"))
         return steps.build()
 
-    def _compile(self, name: str, inputs: tuple[torch.Tensor, ...]):
-        key = (name, *(tuple(x.shape) for x in inputs))
+    def _compile(self, name: str, inputs: tuple[torch.Tensor, ...], grid: bool = False):
+        key = (name, grid, *(tuple(x.shape) for x in inputs))
         if key in self._compiled:
             self._compiled.move_to_end(key)
         else:
             import torch
 
             hint = "bf16" if self.precision == "bf16" else "f32"
-            self._compiled[key] = _openvino().Core().compile_model(self._convert(name, inputs), "CPU", {
+            self._compiled[key] = _openvino().Core().compile_model(self._convert(name, inputs, grid=grid), "CPU", {
                 "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": torch.get_num_threads()})
             while len(self._compiled) > self.KEEP:
                 self._compiled.popitem(last=False)
         return self._compiled[key]
 
-    def _run(self, name: str, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def _run(self, name: str, inputs: tuple[torch.Tensor, ...], grid: bool) -> torch.Tensor:
         import torch
 
-        compiled = self._compile(name, inputs)
-        out = compiled(arrays(name, inputs), share_inputs=True)[0]  # a fresh array; the inputs are read in place
-        return torch.from_numpy(out).permute(0, 3, 1, 2)
-
-    def encode(self, cover: torch.Tensor, secret: torch.Tensor, *signs: torch.Tensor) -> torch.Tensor:
-        return self._run("encode", (cover, secret, *signs))
-
-    def decode(self, stego: torch.Tensor, *signs: torch.Tensor) -> torch.Tensor:
-        return self._run("decode", (stego, *signs))
+        compiled = self._compile(name, inputs, grid)
+        out = compiled(arrays(name, inputs, compiled), share_inputs=True)[0]  # a fresh array; inputs read in place
+        out = torch.from_numpy(out).permute(0, 3, 1, 2)
+        return out.float().div_(255) if grid else out  # the levels as on_8bit_grid gives them, bit for bit
 
 
-def arrays(name: str, inputs: tuple[torch.Tensor, ...]) -> list:
-    """The arrays a compiled pass reads: its images channels-last (no copy where they are already), a key's signs as
-    they are."""
-    return [(x.float().permute(0, 2, 3, 1) if i < IMAGES[name] else x.float()).contiguous().numpy()
-            for i, x in enumerate(inputs)]
+def arrays(name: str, inputs: tuple[torch.Tensor, ...], graph) -> list:
+    """The arrays ``graph`` (a converted or compiled pass) reads: its images channels-last (no copy where they are
+    already), a key's signs as they are, and the cover again where the graph reads it twice."""
+    out = [(x.float().permute(0, 2, 3, 1) if i < IMAGES[name] else x.float()).contiguous().numpy()
+           for i, x in enumerate(inputs)]
+    return out + out[:1] * (len(graph.inputs) - len(out))
 
 
 _RUNNERS = {"torch": Runner, "openvino": OpenVINORunner}

@@ -147,6 +147,19 @@ def main(args) -> int:
             atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(results, indent=1) + "\n"))
             print(f"results written to {args.json}")
         return 0
+    if args.ratio:
+        from . import limits
+        from .backend import openvino_installed
+        from .core import DEFAULT_MODEL, load_model
+
+        name = args.model or DEFAULT_MODEL
+        load_model(name)  # an unknown model or bad weights: a one-line error here, not in a worker
+        rounds = limits.count("rounds", args.rounds, 1, 1000)
+        result = ratio(name, "openvino" if openvino_installed() else "torch", rounds=rounds)
+        print(ratio_text(result))
+        if args.json:
+            atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"))
+        return 0
     results = run_all(quick=args.quick)
     from .precision import machine
 
@@ -158,6 +171,76 @@ def main(args) -> int:
         atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(results, indent=1) + "\n"))
         print(f"results written to {args.json}")
     return 0
+
+
+# -- one model against the seed design, interleaved -----------------------------------------------------------------
+
+SEED = ("baluja-seed", "torch")  # the seed design as its own code runs it: the speed table's reference
+
+
+def _pairs_worker(conn, name: str, backend: str, precision: str, shape: tuple[int, int, int]) -> None:
+    """Hold one model and a frame pair; for each number of seconds received, run hide + reveal (network pass) that long
+    (at least once) and send back pairs/s."""
+    from .core import hide_tensor, load_model, reveal_tensor
+
+    model = load_model(name).eval().to(memory_format=torch.channels_last)
+    n, h, w = shape
+    c, s = (torch.rand(n, h, w, 3).permute(0, 3, 1, 2) for _ in range(2))  # channels-last, as frames arrive
+
+    def run():
+        stego = hide_tensor(model, c, s, precision=precision, backend=backend, tile=4096)
+        reveal_tensor(model, stego, precision=precision, backend=backend, tile=4096)
+
+    run()  # compile, pick kernels
+    conn.send("ready")
+    while (seconds := conn.recv()) is not None:
+        conn.send(_rate(run, n, seconds, 10**9))
+
+
+def ratio(name: str, backend: str, rounds: int = 10, seconds: float = 4.0, precision: str = "auto",
+          shape: tuple[int, int, int] = SIZES["1280x720"]) -> dict:
+    """``name`` on ``backend`` against the seed design (:data:`SEED`), 1280×720 hide + reveal: two processes, each
+    holding its model, take turns ``rounds`` times for ``seconds`` each, so that the machine's drift (a shared host's
+    speed here swings by a third within minutes) falls on both sides of every round's ratio; the result is the
+    median of the rounds' ratios, with their range."""
+    import multiprocessing
+
+    from .precision import resolve_precision
+
+    precision = resolve_precision(precision)
+    ctx = multiprocessing.get_context("spawn")
+    sides = {"model": (name, backend), "seed": SEED}
+    conns, procs = {}, []
+    try:
+        for side, (model, on) in sides.items():
+            conns[side], child = ctx.Pipe()
+            procs.append(ctx.Process(target=_pairs_worker, args=(child, model, on, precision, shape), daemon=True))
+            procs[-1].start()
+        for conn in conns.values():
+            conn.recv()  # loaded and warm
+        rates: dict[str, list[float]] = {side: [] for side in sides}
+        for i in range(rounds):
+            for side in sorted(sides, reverse=i % 2 == 1):  # alternate which side goes first
+                conns[side].send(seconds)
+                rates[side].append(conns[side].recv())
+    finally:
+        for conn in conns.values():
+            conn.send(None)
+        for proc in procs:
+            proc.join(30)
+    ratios = sorted(m / s for m, s in zip(rates["model"], rates["seed"]))
+    return {"model": name, "backend": backend, "seed": "/".join(SEED), "precision": precision,
+            "shape": list(shape), "rounds": rounds, "seconds": seconds, "pairs_per_s": rates,
+            "ratio_median": float(np.median(ratios)), "ratio_min": ratios[0], "ratio_max": ratios[-1]}
+
+
+def ratio_text(r: dict) -> str:
+    n, h, w = r["shape"]
+    med = {side: float(np.median(v)) for side, v in r["pairs_per_s"].items()}
+    return (f"{w}x{h} hide + reveal (network pass), {r['precision']}, {r['rounds']} interleaved rounds of "
+            f"{r['seconds']:g} s: {r['model']} ({r['backend']}) {med['model']:.2f} pairs/s (median), "
+            f"{r['seed']} {med['seed']:.2f}; ratio median {r['ratio_median']:.1f}× "
+            f"(rounds {r['ratio_min']:.1f}–{r['ratio_max']:.1f}×)")
 
 
 # -- video ---------------------------------------------------------------------------------------------------------

@@ -674,7 +674,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", help="write the measurements here")
     b.add_argument("--quick", action="store_true", help="fewer repeats and sizes (for a smoke test)")
     b.add_argument("--video", action="store_true", help="end-to-end video frames/s on the test videos instead")
-    b.add_argument("--model", help="with --video: the model to time (default: the default model)")
+    b.add_argument("--ratio", action="store_true",
+                   help="one model against the seed design at 1280x720, in interleaved rounds (median ratio)")
+    b.add_argument("--rounds", type=int, default=10, help="with --ratio: how many rounds (default 10)")
+    b.add_argument("--model", help="with --video or --ratio: the model to time (default: the default model)")
     b.set_defaults(func=cmd_bench)
 
     methods = ("classical", "cnn", "srnet", "reveal", "siamese", "srm")

@@ -353,12 +353,16 @@ class Folded(nn.Module):
         return F.conv2d(self.levels(x), kernel, bias, stride=self.factor, padding=self.factor)
 
     def encode(self, cover: torch.Tensor, secret: torch.Tensor) -> torch.Tensor:
+        return cover + self.residual(cover, secret)
+
+    def residual(self, cover: torch.Tensor, secret: torch.Tensor) -> torch.Tensor:
+        """What the hide adds to the cover."""
         m = self.model
         prepared = m.prep.body(m.prep.act(self._strided(secret, self.prep_kernel, m.prep.inp.bias)))
         h = self._strided(cover, self.cover_kernel, None) + F.conv2d(
             prepared, m.hide.inp.weight[:, self.cover_channels:], m.hide.inp.bias, padding=1)
         delta = F.conv2d(m.hide.body(m.hide.act(h)), self.out_weight, self.out_bias, padding=1)
-        return cover + F.pixel_shuffle(delta.float(), self.factor)
+        return F.pixel_shuffle(delta.float(), self.factor)
 
     def decode(self, stego: torch.Tensor) -> torch.Tensor:
         m = self.model
