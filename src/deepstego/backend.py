@@ -3,9 +3,11 @@
 A :class:`Runner` holds one model's hide (``encode``) and reveal (``decode``) passes for one backend and precision;
 :func:`runner` builds it once and caches it. Both passes take and return N×3×H×W float tensors in [0, 1] (a keyed
 model's passes take the key's signs as a last argument), so callers such as ``core.hide_tensor`` cut tiles the same
-way whatever runs the networks; asked for images on the 8-bit grid (``grid``), every backend gives what
-:func:`~deepstego.images.on_8bit_grid` gives, OpenVINO from 8-bit levels its compiled graph rounds. Refinement needs
-gradients and always runs in PyTorch.
+way whatever runs the networks; asked for images on the 8-bit grid (``grid``), every backend rounds as
+:func:`~deepstego.images.on_8bit_grid` does, OpenVINO inside its compiled graph (which then gives 8-bit levels; in
+bf16 the last layer's output reaches that rounding in fp32, where PyTorch's autocast rounds it to bf16 first, so a
+level may differ, and the fp32 reference is met a little more often). Refinement needs gradients and always runs in
+PyTorch.
 
 OpenVINO is an optional extra (``pip install 'deepstego[openvino]'``). Its models are traced from the PyTorch modules
 (a model's :meth:`~deepstego.models.base.StegoModel.inference_graph`: for a keyless dsnet the same passes as a graph
@@ -181,7 +183,7 @@ class OpenVINORunner(Runner):
         compiled = self._compile(name, inputs, grid)
         out = compiled(arrays(name, inputs, compiled), share_inputs=True)[0]  # a fresh array; inputs read in place
         out = torch.from_numpy(out).permute(0, 3, 1, 2)
-        return out.float().div_(255) if grid else out  # the levels as on_8bit_grid gives them, bit for bit
+        return out.float().div_(255) if grid else out  # k / 255 exactly as on_8bit_grid gives it
 
 
 def arrays(name: str, inputs: tuple[torch.Tensor, ...], graph) -> list:

@@ -139,6 +139,10 @@ def table(results: list[dict]) -> str:
 def main(args) -> int:
     from .images import atomic_write
 
+    if args.video and args.ratio:
+        from .errors import DeepStegoError
+
+        raise DeepStegoError("--video and --ratio are two different measurements: give one of them")
     if args.video:
         results = run_video(args.model)
         print("video: hide then reveal through files (FFV1 stego, FFV1 revealed); time shares of hiding")
@@ -148,14 +152,12 @@ def main(args) -> int:
             print(f"results written to {args.json}")
         return 0
     if args.ratio:
-        from . import limits
         from .backend import openvino_installed
         from .core import DEFAULT_MODEL, load_model
 
         name = args.model or DEFAULT_MODEL
-        load_model(name)  # an unknown model or bad weights: a one-line error here, not in a worker
-        rounds = limits.count("rounds", args.rounds, 1, 1000)
-        result = ratio(name, "openvino" if openvino_installed() else "torch", rounds=rounds)
+        load_model(name)  # an unknown model or bad weights: a one-line error before any worker starts
+        result = ratio(name, "openvino" if openvino_installed() else "torch", rounds=args.rounds)
         print(ratio_text(result))
         if args.json:
             atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"))
@@ -180,54 +182,80 @@ SEED = ("baluja-seed", "torch")  # the seed design as its own code runs it: the 
 
 def _pairs_worker(conn, name: str, backend: str, precision: str, shape: tuple[int, int, int]) -> None:
     """Hold one model and a frame pair; for each number of seconds received, run hide + reveal (network pass) that long
-    (at least once) and send back pairs/s."""
-    from .core import hide_tensor, load_model, reveal_tensor
+    (at least once) and send back pairs/s; on any failure, send back its message instead."""
+    try:
+        from .core import hide_tensor, load_model, reveal_tensor
+        from .keys import Key
 
-    model = load_model(name).eval().to(memory_format=torch.channels_last)
-    n, h, w = shape
-    c, s = (torch.rand(n, h, w, 3).permute(0, 3, 1, 2) for _ in range(2))  # channels-last, as frames arrive
+        model = load_model(name).eval().to(memory_format=torch.channels_last)
+        key = Key.for_seed(0) if model.keyed else None
+        n, h, w = shape
+        c, s = (torch.rand(n, h, w, 3).permute(0, 3, 1, 2) for _ in range(2))  # channels-last, as frames arrive
 
-    def run():
-        stego = hide_tensor(model, c, s, precision=precision, backend=backend, tile=4096)
-        reveal_tensor(model, stego, precision=precision, backend=backend, tile=4096)
+        def run():
+            stego = hide_tensor(model, c, s, key=key, precision=precision, backend=backend, tile=4096)
+            reveal_tensor(model, stego, key=key, precision=precision, backend=backend, tile=4096)
 
-    run()  # compile, pick kernels
-    conn.send("ready")
-    while (seconds := conn.recv()) is not None:
-        conn.send(_rate(run, n, seconds, 10**9))
+        run()  # compile, pick kernels
+        conn.send("ready")
+        while (seconds := conn.recv()) is not None:
+            conn.send(_rate(run, n, seconds, 10**9))
+    except Exception as e:  # noqa: BLE001 - the parent reports it in one line
+        conn.send(f"error: {name} on {backend}: {e}".splitlines()[0])
+
+
+def _answer(conn, proc):
+    """The worker's next message, or a one-line error if it failed or died."""
+    from multiprocessing.connection import wait
+
+    from .errors import DeepStegoError
+
+    wait([conn, proc.sentinel])
+    got = conn.recv() if conn.poll() else f"error: a benchmark worker exited with code {proc.exitcode}"
+    if isinstance(got, str) and got.startswith("error: "):
+        raise DeepStegoError(got.removeprefix("error: "))
+    return got
 
 
 def ratio(name: str, backend: str, rounds: int = 10, seconds: float = 4.0, precision: str = "auto",
           shape: tuple[int, int, int] = SIZES["1280x720"]) -> dict:
     """``name`` on ``backend`` against the seed design (:data:`SEED`), 1280×720 hide + reveal: two processes, each
-    holding its model, take turns ``rounds`` times for ``seconds`` each, so that the machine's drift (a shared host's
-    speed here swings by a third within minutes) falls on both sides of every round's ratio; the result is the
-    median of the rounds' ratios, with their range."""
+    holding its model, take turns ``rounds`` times for ``seconds`` each (which goes first alternates), so that the
+    machine's drift (a shared host's speed here swings by a third within minutes) falls on both sides of every
+    round's ratio; the result is the median of the rounds' ratios, with their range."""
     import multiprocessing
 
+    from . import limits
     from .precision import resolve_precision
 
+    rounds = limits.count("rounds", rounds, 1, 1000)
     precision = resolve_precision(precision)
     ctx = multiprocessing.get_context("spawn")
     sides = {"model": (name, backend), "seed": SEED}
-    conns, procs = {}, []
+    workers = {}
     try:
         for side, (model, on) in sides.items():
-            conns[side], child = ctx.Pipe()
-            procs.append(ctx.Process(target=_pairs_worker, args=(child, model, on, precision, shape), daemon=True))
-            procs[-1].start()
-        for conn in conns.values():
-            conn.recv()  # loaded and warm
+            conn, child = ctx.Pipe()
+            proc = ctx.Process(target=_pairs_worker, args=(child, model, on, precision, shape), daemon=True)
+            proc.start()
+            child.close()  # the worker's end lives in the worker alone: its exit ends the pipe
+            workers[side] = conn, proc
+        for worker in workers.values():
+            _answer(*worker)  # loaded and warm
         rates: dict[str, list[float]] = {side: [] for side in sides}
         for i in range(rounds):
-            for side in sorted(sides, reverse=i % 2 == 1):  # alternate which side goes first
-                conns[side].send(seconds)
-                rates[side].append(conns[side].recv())
+            for side in sorted(sides, reverse=i % 2 == 1):
+                workers[side][0].send(seconds)
+                rates[side].append(_answer(*workers[side]))
     finally:
-        for conn in conns.values():
-            conn.send(None)
-        for proc in procs:
+        for conn, proc in workers.values():
+            try:
+                conn.send(None)
+            except OSError:  # already gone
+                pass
             proc.join(30)
+            if proc.is_alive():
+                proc.terminate()
     ratios = sorted(m / s for m, s in zip(rates["model"], rates["seed"]))
     return {"model": name, "backend": backend, "seed": "/".join(SEED), "precision": precision,
             "shape": list(shape), "rounds": rounds, "seconds": seconds, "pairs_per_s": rates,

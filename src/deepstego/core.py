@@ -116,8 +116,8 @@ def _tiled(fn, inputs: list[torch.Tensor], model: StegoModel, tile: int, signs: 
     m = max(1, model.multiple)
     key = () if signs is None else (signs,)
     if _whole(h, w, tile):
-        padded = [_pad(x, m) for x in inputs]
-        return fn(*padded, *key)[..., :h, :w]
+        out = fn(*[_pad(x, m) for x in inputs], *key)
+        return out if out.shape[-2:] == (h, w) else out[..., :h, :w].contiguous(memory_format=torch.channels_last)
     r = -(-model.receptive_radius // m) * m
     tile = tile // m * m
     out = torch.empty_like(inputs[0])
