@@ -52,7 +52,7 @@ def test_openvino_matches_torch_through_saved_files(name, precision, photos, tmp
 
 @needs_openvino
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["dsnet-k3", "dsnet-v3"])
+@pytest.mark.parametrize("name", ["dsnet-k3", "dsnet-v4"])
 def test_openvino_in_tiles_matches_a_whole_torch_pass(name, photos):
     """An image larger than a tile: a keyed model's tiles get their signs cut as in PyTorch, a keyless dsnet's folded
     graph gives PyTorch's tiles."""

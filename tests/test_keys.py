@@ -308,13 +308,13 @@ def test_keyed_video_round_trip(tmp_path):
 
 
 def test_keyed_training_reads_with_the_shipped_keyless_dsnets():
-    """The leakage penalty's readers: the shipped keyless dsnets (dsnet-v1, dsnet-v2, dsnet-v3), frozen; not the keyed
+    """The leakage penalty's readers: the shipped keyless dsnets (dsnet-v1 to dsnet-v4), frozen; not the keyed
     models, not the seed design."""
     from deepstego.models.weights import read_meta, shipped_weights
     from deepstego.train.adversary import public_readers
 
     readers = public_readers()
     shipped = shipped_weights()
-    names = ("dsnet-v1", "dsnet-v2", "dsnet-v3")
+    names = ("dsnet-v1", "dsnet-v2", "dsnet-v3", "dsnet-v4")
     assert {r.meta["sha256"] for r in readers} == {read_meta(shipped[n])["sha256"] for n in names}
     assert not any(p.requires_grad for r in readers for p in r.parameters())

@@ -23,9 +23,10 @@ WEIGHTS = ROOT / "src" / "deepstego" / "weights"
 RESULTS = ROOT / "results"
 # NAME-network: the same model without refinement (deepstego eval --refine 0); dsnet-v2-network-124: dsnet-v2
 # (the default then) at the seed paper's 124 px (--size 124 --refine 0), beside baluja-seed
-COMPARE = ["{name}-network", "dsnet-v3", "dsnet-v3-network", "dsnet-k3", "dsnet-k3-network", "dsnet-v2-network-124",
-           "dsnet-k2", "dsnet-k2-network", "dsnet-k1", "dsnet-k1-network", "dsnet-v2", "dsnet-v2-network", "dsnet-v1",
-           "dsnet-v1-fp32", "lsb-4", "lsb-3", "baluja-10min-refined", "baluja-10min", "dsnet-v1-10min"]
+COMPARE = ["{name}-network", "dsnet-v4", "dsnet-v4-network", "dsnet-v3", "dsnet-v3-network", "dsnet-k3",
+           "dsnet-k3-network", "dsnet-v2-network-124", "dsnet-k2", "dsnet-k2-network", "dsnet-k1", "dsnet-k1-network",
+           "dsnet-v2", "dsnet-v2-network", "dsnet-v1", "dsnet-v1-fp32", "lsb-4", "lsb-3", "baluja-10min-refined",
+           "baluja-10min", "dsnet-v1-10min"]
 
 
 def _load(name: str) -> dict | None:

@@ -13,9 +13,9 @@ OpenVINO is an optional extra (``pip install 'deepstego[openvino]'``). Its model
 (a model's :meth:`~deepstego.models.base.StegoModel.inference_graph`: for a keyless dsnet the same passes as a graph
 of convolutions alone, :class:`deepstego.models.dsnet.Folded`), take and give images channels-last, and are compiled
 for each input shape (0.2 to 0.5 s a pass), then kept. In one run on this project's Sapphire Rapids CPU (2 cores,
-``tools/backend_speed.py``, dsnet-v2) 720p hide + reveal ran at 14.9 pairs/s in OpenVINO bf16 against 7.2 in
-PyTorch bf16 (13.1 with the model's own, unfolded graph), and 3.8 against 3.0 in fp32; a 256² pair ran at 98 against
-94 in bf16 (110 unfolded: a 4 ms pass, within the run's noise).
+``tools/backend_speed.py``, dsnet-v4, five calls each) 720p hide + reveal ran at 26.6 pairs/s in OpenVINO bf16
+against 6.7 in PyTorch bf16 (17.4 with the model's own, unfolded graph), and 6.8 against 5.2 in fp32; a 256² pair
+ran at 116 against 90 in bf16 (single timings on that shared machine swing by a third).
 So ``auto`` takes OpenVINO, where it is installed, for videos (one compilation per frame size serves every frame)
 and PyTorch for single images, where the compilation costs more than it saves. In fp32 OpenVINO gives PyTorch's
 stego and reveal within one 8-bit level (float rounding: the folded graph sums in another order); in bf16 the stego

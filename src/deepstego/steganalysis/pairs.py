@@ -7,7 +7,7 @@ trained on), so train and test never share a photo either. Stego images are roun
 what a saved PNG holds.
 
 A hider is a model name or weights path (see ``deepstego models``), optionally with ``+refine:STEPS`` (its stego
-refined for that many steps, as ``deepstego hide`` does by default: ``dsnet-v3+refine:14``) and ``+stealth:ENERGY``
+refined for that many steps, as ``deepstego hide`` does by default: ``dsnet-v4+refine:14``) and ``+stealth:ENERGY``
 (the residual capped at that share of the network's) and ``+stats:WEIGHT`` (the residual-statistics penalty in the
 refinement) — ``deepstego hide --stealth --model NAME`` is ``+stealth:0.7+stats:0.3`` — or ``lsb-random:RATE``:
 LSB replacement of a random message at RATE bits per pixel and channel (the classical setting, e.g.
