@@ -39,7 +39,7 @@ $DS eval --curve "$RUN" --refine 0 --json "results/curve-$NAME-network.json" \
 $DS bench --json results/bench.json | tee results/bench.txt
 $DS bench --ratio --model "$NAME" --json results/ratio.json | tee results/ratio.txt
 $DS bench --video --model "$NAME" --json results/bench_video.json | tee results/bench_video.txt
-.venv/bin/python tools/video_figures.py "$NAME" | tee results/video.txt
+.venv/bin/python tools/video_figures.py "$NAME" "results/video-$NAME.json" | tee "results/video-$NAME.txt"
 .venv/bin/python tools/model_card.py "$NAME"
 # robust mode (images): every hider's stego through someone else's JPEG re-saves, beside the cover alone
 PYTHONPATH=tools .venv/bin/python tools/robust_figures.py --images-only > results/robust.txt

@@ -38,8 +38,8 @@ from .stealth import hide_image as stealth_hide, reveal_image as stealth_reveal,
 
 DEFAULT_MODEL = "dsnet-v4"  # hides and reveals without a key
 # the keyless reader a keyed model's refinement keeps its changes out of sight of: the default before dsnet-v3, the
-# one dsnet-k3's figures were measured with (dsnet-v3 and dsnet-v4 are its students, and read as it does:
-# tools/key_attacks.py)
+# one dsnet-k3's figures were measured with (dsnet-v3 is its student and dsnet-v4 dsnet-v3's; both read as it
+# does: tools/key_attacks.py)
 LEAK_READER = "dsnet-v2"
 DEFAULT_KEYED_MODEL = "dsnet-k3"  # with a key (given, or DEEPSTEGO_KEY) and no model named
 TILE = 1280  # tile side in px (plus context) for large images; 720p and smaller run in one pass
