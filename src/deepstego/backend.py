@@ -6,8 +6,7 @@ model's passes take the key's signs as a last argument), so callers such as ``co
 way whatever runs the networks; asked for images on the 8-bit grid (``grid``), every backend rounds as
 :func:`~deepstego.images.on_8bit_grid` does, OpenVINO inside its compiled graph (which then gives 8-bit levels; in
 bf16 the last layer's output reaches that rounding in fp32, where PyTorch's autocast rounds it to bf16 first, so a
-level may differ, and the fp32 reference is met a little more often). Refinement needs gradients and always runs in
-PyTorch.
+level may differ). Refinement needs gradients and always runs in PyTorch.
 
 OpenVINO is an optional extra (``pip install 'deepstego[openvino]'``). Its models are traced from the PyTorch modules
 (a model's :meth:`~deepstego.models.base.StegoModel.inference_graph`: for a keyless dsnet the same passes as a graph
