@@ -70,6 +70,14 @@ def test_ratio_interleaves_the_model_and_the_seed_design():
 
 
 def test_ratio_refuses_bad_rounds_and_models_in_one_line():
-    for args in (["--rounds", "0"], ["--model", "no-such-model"], ["--video"]):
-        proc = run_cli("bench", "--ratio", *args)
-        assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    import argparse
+
+    from deepstego.bench import main
+    from deepstego.errors import DeepStegoError
+
+    proc = run_cli("bench", "--ratio", "--rounds", "0")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    args = dict(ratio=True, rounds=10, model=None, video=False, json=None, quick=False)
+    for bad in (dict(model="no-such-model"), dict(video=True)):  # refused before any worker starts
+        with pytest.raises(DeepStegoError):
+            main(argparse.Namespace(**{**args, **bad}))
