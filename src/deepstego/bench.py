@@ -34,10 +34,27 @@ def _rate(fn, items: int, min_seconds: float, max_reps: int, first: dict | None 
     return items * reps / (time.perf_counter() - t0)
 
 
+def _pair_pass(model, shape: tuple[int, int, int], precision: str, backend: str):
+    """A call that hides a batch of random frame pairs of ``shape`` (N, H, W) and reveals the stego: the network pass
+    in one piece (a keyed model with a fixed key), on channels-last inputs as images and video frames arrive
+    (deepstego.images.to_tensor, the video pipeline)."""
+    from .core import hide_tensor, reveal_tensor
+    from .keys import Key
+
+    key = Key.for_seed(0) if model.keyed else None
+    n, h, w = shape
+    c, s = (torch.rand(n, h, w, 3).permute(0, 3, 1, 2) for _ in range(2))
+
+    def run():
+        stego = hide_tensor(model, c, s, key=key, precision=precision, backend=backend, tile=4096)
+        reveal_tensor(model, stego, key=key, precision=precision, backend=backend, tile=4096)
+
+    return run
+
+
 def measure(name: str, quick: bool = False, backend: str = "torch") -> dict:
     """Measure one architecture in this process, its network passes run by ``backend`` (training always in
     PyTorch, measured with the torch backend only)."""
-    from .core import hide_tensor, reveal_tensor
     from .models import create_model
     from .train.losses import LossConfig, stego_loss
 
@@ -50,19 +67,13 @@ def measure(name: str, quick: bool = False, backend: str = "torch") -> dict:
     model = load_weights(shipped[name]) if name in shipped else create_model(name)
     model = model.eval().to(memory_format=torch.channels_last)
     min_s, max_reps = (0.0, 1) if quick else (3.0, 20)
-    from .keys import Key
-
-    key = Key.for_seed(0) if model.keyed else None
     res: dict = {"model": name, "backend": backend, "params": sum(p.numel() for p in model.parameters()),
                  "infer": {}, "first_call_s": {}, "train": {}}
-    for label, (n, h, w) in (QUICK_SIZES if quick else SIZES).items():
-        # channels-last, as images and video frames arrive (deepstego.images.to_tensor, the video pipeline)
-        c, s = (torch.rand(n, h, w, 3).permute(0, 3, 1, 2) for _ in range(2))
+    for label, shape in (QUICK_SIZES if quick else SIZES).items():
         for prec in ("bf16", "fp32"):
-            def run():
-                stego = hide_tensor(model, c, s, key=key, precision=prec, backend=backend, tile=4096)
-                reveal_tensor(model, stego, key=key, precision=prec, backend=backend, tile=4096)
-            res["infer"][f"{label} {prec}"] = _rate(run, n, min_s, max_reps, res["first_call_s"], f"{label} {prec}")
+            run = _pair_pass(model, shape, prec, backend)
+            res["infer"][f"{label} {prec}"] = _rate(run, shape[0], min_s, max_reps, res["first_call_s"],
+                                                    f"{label} {prec}")
     if model.trainable and backend == "torch":
         model.train()
         opt = torch.optim.AdamW(model.parameters(), 1e-4)
@@ -184,22 +195,13 @@ def _pairs_worker(conn, name: str, backend: str, precision: str, shape: tuple[in
     """Hold one model and a frame pair; for each number of seconds received, run hide + reveal (network pass) that long
     (at least once) and send back pairs/s; on any failure, send back its message instead."""
     try:
-        from .core import hide_tensor, load_model, reveal_tensor
-        from .keys import Key
+        from .core import load_model
 
-        model = load_model(name).eval().to(memory_format=torch.channels_last)
-        key = Key.for_seed(0) if model.keyed else None
-        n, h, w = shape
-        c, s = (torch.rand(n, h, w, 3).permute(0, 3, 1, 2) for _ in range(2))  # channels-last, as frames arrive
-
-        def run():
-            stego = hide_tensor(model, c, s, key=key, precision=precision, backend=backend, tile=4096)
-            reveal_tensor(model, stego, key=key, precision=precision, backend=backend, tile=4096)
-
+        run = _pair_pass(load_model(name).eval().to(memory_format=torch.channels_last), shape, precision, backend)
         run()  # compile, pick kernels
         conn.send("ready")
         while (seconds := conn.recv()) is not None:
-            conn.send(_rate(run, n, seconds, 10**9))
+            conn.send(_rate(run, shape[0], seconds, 10**9))
     except Exception as e:  # noqa: BLE001 - the parent reports it in one line
         conn.send(f"error: {name} on {backend}: {e}".splitlines()[0])
 
